@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "config.h"
+
+#include "jupiter-job-manager-private.h"
+
+#include <stdarg.h>
+
+/*
+ * The process-wide default manager, mirroring the seed's module-level API.
+ * A manager that is replaced while jobs still run is kept alive, shut down,
+ * until its last job function returns; see retire().
+ */
+
+static GMutex default_lock;
+static JupiterJobManager *default_manager;   /* guarded by default_lock */
+
+static void
+retired_job_finished (JupiterJobManager *manager,
+                      JupiterJob        *job,
+                      gpointer           user_data)
+{
+  JupiterJobStats stats;
+
+  jupiter_job_manager_get_stats (manager, &stats);
+  if (stats.running == 0 && stats.pending == 0 && stats.overdue == 0)
+    {
+      g_signal_handlers_disconnect_by_func (manager, retired_job_finished, user_data);
+      g_object_unref (manager);
+    }
+}
+
+/* Shuts @old down without blocking: pending jobs are cancelled at once;
+ * running ones are cancelled and the manager is released on its own
+ * context once the last of them has finished. */
+static void
+retire (JupiterJobManager *old)
+{
+  JupiterJobStats stats;
+
+  g_object_set_data (G_OBJECT (old), "jupiter-retired", GINT_TO_POINTER (1));
+  if (g_main_context_acquire (jupiter_job_manager_get_context (old)))
+    {
+      jupiter_job_manager_shutdown (old, 0, NULL);
+      g_main_context_release (jupiter_job_manager_get_context (old));
+    }
+  jupiter_job_manager_get_stats (old, &stats);
+  if (stats.running == 0 && stats.pending == 0 && stats.overdue == 0)
+    {
+      g_object_unref (old);
+      return;
+    }
+  g_signal_connect (old, "job-completed", G_CALLBACK (retired_job_finished), NULL);
+  g_signal_connect (old, "job-failed", G_CALLBACK (retired_job_finished), NULL);
+  g_signal_connect (old, "job-cancelled", G_CALLBACK (retired_job_finished), NULL);
+}
+
+/**
+ * jupiter_init_job_manager:
+ * @first_property_name: (nullable): the first #JupiterJobManager property
+ * @...: its value, then more name/value pairs, ending with %NULL
+ *
+ * Creates the process-wide default manager with the given properties,
+ * owned by the calling thread's thread-default main context. If a default
+ * manager exists it is shut down (pending jobs cancelled, running ones
+ * cancelled and left to finish) and replaced.
+ *
+ * |[<!-- language="C" -->
+ * jupiter_init_job_manager ("max-concurrent", 8, "history-limit", 500, NULL);
+ * ]|
+ *
+ * Returns: (transfer none): the new default manager
+ */
+JupiterJobManager *
+jupiter_init_job_manager (const char *first_property_name,
+                          ...)
+{
+  JupiterJobManager *manager, *old;
+  va_list args;
+
+  va_start (args, first_property_name);
+  manager = JUPITER_JOB_MANAGER (g_object_new_valist (JUPITER_TYPE_JOB_MANAGER,
+                                                      first_property_name, args));
+  va_end (args);
+
+  g_mutex_lock (&default_lock);
+  old = g_steal_pointer (&default_manager);
+  default_manager = manager;
+  g_mutex_unlock (&default_lock);
+
+  if (old)
+    retire (old);
+  return manager;
+}
+
+/**
+ * jupiter_get_job_manager:
+ *
+ * The process-wide default manager, created with default settings (owned
+ * by the calling thread's thread-default main context) on first use.
+ *
+ * Returns: (transfer none): the default manager
+ */
+JupiterJobManager *
+jupiter_get_job_manager (void)
+{
+  JupiterJobManager *manager;
+
+  g_mutex_lock (&default_lock);
+  if (default_manager == NULL)
+    default_manager = jupiter_job_manager_new ();
+  manager = default_manager;
+  g_mutex_unlock (&default_lock);
+  return manager;
+}
+
+/**
+ * jupiter_submit_job:
+ * @options: the job's options
+ * @func: (scope notified): the job function
+ * @user_data: (closure func): data for @func
+ * @user_data_free: (nullable) (destroy user_data): frees @user_data
+ * @error: return location for a #GError
+ *
+ * jupiter_job_manager_submit() on the default manager.
+ *
+ * Returns: (transfer full): the job id, or %NULL with @error set
+ */
+char *
+jupiter_submit_job (const JupiterJobOptions *options,
+                    JupiterJobFunc           func,
+                    gpointer                 user_data,
+                    GDestroyNotify           user_data_free,
+                    GError                 **error)
+{
+  return jupiter_job_manager_submit (jupiter_get_job_manager (), options, func,
+                                     user_data, user_data_free, error);
+}
+
+/**
+ * jupiter_submit_async_job:
+ * @options: the job's options
+ * @func: (scope notified): the asynchronous job function
+ * @user_data: (closure func): data for @func
+ * @user_data_free: (nullable) (destroy user_data): frees @user_data
+ * @error: return location for a #GError
+ *
+ * jupiter_job_manager_submit_async_func() on the default manager.
+ *
+ * Returns: (transfer full): the job id, or %NULL with @error set
+ */
+char *
+jupiter_submit_async_job (const JupiterJobOptions *options,
+                          JupiterJobAsyncFunc      func,
+                          gpointer                 user_data,
+                          GDestroyNotify           user_data_free,
+                          GError                 **error)
+{
+  return jupiter_job_manager_submit_async_func (jupiter_get_job_manager (), options, func,
+                                                user_data, user_data_free, error);
+}
+
+/**
+ * jupiter_cancel_job:
+ * @job_id: a job id
+ * @error: return location for a #GError
+ *
+ * jupiter_job_manager_cancel() on the default manager.
+ *
+ * Returns: %TRUE if the job is or will be cancelled
+ */
+gboolean
+jupiter_cancel_job (const char *job_id,
+                    GError    **error)
+{
+  return jupiter_job_manager_cancel (jupiter_get_job_manager (), job_id, error);
+}
+
+/**
+ * jupiter_get_job:
+ * @job_id: a job id
+ * @error: return location for a #GError
+ *
+ * jupiter_job_manager_get() on the default manager.
+ *
+ * Returns: (transfer full): the job, or %NULL with @error set
+ */
+JupiterJob *
+jupiter_get_job (const char *job_id,
+                 GError    **error)
+{
+  return jupiter_job_manager_get (jupiter_get_job_manager (), job_id, error);
+}
+
+/**
+ * jupiter_list_jobs:
+ * @status: a status, or %JUPITER_JOB_STATUS_ANY
+ * @plugin_id: (nullable): a plugin id, or %NULL
+ * @limit: the most jobs to return, 0 for all
+ *
+ * jupiter_job_manager_list() on the default manager.
+ *
+ * Returns: (transfer full) (element-type JupiterJob): the jobs, newest first
+ */
+GPtrArray *
+jupiter_list_jobs (JupiterJobStatus status,
+                   const char      *plugin_id,
+                   guint            limit)
+{
+  return jupiter_job_manager_list (jupiter_get_job_manager (), status, plugin_id, limit);
+}

@@ -1,0 +1,2766 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "config.h"
+
+#include "jupiter-job-manager-private.h"
+#include "jupiter-job-options-private.h"
+#include "jupiter-job-private.h"
+
+#include <math.h>
+#include <string.h>
+
+/**
+ * JupiterJobManager:
+ *
+ * Runs job functions, tagged with a plugin id, on a thread pool and reports
+ * every step of their lives with signals.
+ *
+ * A job is submitted with [method@Jupiter.JobManager.submit] (a synchronous
+ * function, run in a worker thread) or
+ * [method@Jupiter.JobManager.submit_async_func] (an asynchronous function,
+ * started on the manager's main context and finished from any thread). The
+ * manager keeps its own queue per plugin id and hands a job to the pool only
+ * when it may start: at most #JupiterJobManager:max-concurrent jobs run at
+ * once, at most #JupiterJobManager:max-concurrent-per-plugin of one plugin,
+ * and at most #JupiterJobManager:max-pending wait. Finished jobs stay in a
+ * history of at most #JupiterJobManager:history-limit jobs, oldest pruned
+ * first.
+ *
+ * ## Threads and lifetime
+ *
+ * A manager belongs to the [struct@GLib.MainContext] that was thread-default
+ * when it was created. Every signal is emitted in that context, never in a
+ * worker thread and never while an internal lock is held. All methods are
+ * safe to call from any thread, except [method@Jupiter.JobManager.wait],
+ * [method@Jupiter.JobManager.wait_idle] and
+ * [method@Jupiter.JobManager.shutdown], which iterate the owner context and
+ * so must be called from the thread that runs it (or may acquire it).
+ *
+ * State never depends on the main loop running: a job's record changes at
+ * once, in whichever thread causes the change, and queries see it at once.
+ * Signals are notifications that follow: one source per manager delivers
+ * them in batches, merged per job (the latest progress wins), so a context
+ * that runs late holds at most one pending notification per job.
+ *
+ * For each job the signals come in a fixed order: #JupiterJobManager::job-started,
+ * any number of #JupiterJobManager::job-progress, then exactly one of
+ * #JupiterJobManager::job-completed, #JupiterJobManager::job-failed or
+ * #JupiterJobManager::job-cancelled. A job cancelled while pending only gets
+ * #JupiterJobManager::job-cancelled. The signals are detailed by plugin id,
+ * so `job-failed::echo` reaches only the failures of plugin `echo`.
+ *
+ * Worker threads hold a reference to an internal core, never to the
+ * manager, so the manager is always finalized in a thread of the caller's
+ * choosing. Call [method@Jupiter.JobManager.shutdown] before dropping the
+ * last reference; disposing a manager whose jobs still run is a programmer
+ * error and is reported with g_critical().
+ *
+ * Since: 0.1
+ */
+
+#define DEFAULT_MAX_PENDING    10000
+#define DEFAULT_HISTORY_LIMIT  1000
+#define EVENT_BATCH_MAX        512
+
+struct _JupiterJobManager
+{
+  GObject      parent_instance;
+  ManagerCore *core;
+  GSource     *source;     /* delivers notifications on core->context */
+};
+
+enum {
+  PROP_0,
+  PROP_MAX_CONCURRENT,
+  PROP_MAX_CONCURRENT_PER_PLUGIN,
+  PROP_MAX_PENDING,
+  PROP_HISTORY_LIMIT,
+  PROP_DEFAULT_TIMEOUT,
+  N_PROPS
+};
+
+enum {
+  SIGNAL_JOB_STARTED,
+  SIGNAL_JOB_PROGRESS,
+  SIGNAL_JOB_COMPLETED,
+  SIGNAL_JOB_FAILED,
+  SIGNAL_JOB_CANCELLED,
+  N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (JupiterJobManager, jupiter_job_manager, G_TYPE_OBJECT)
+
+static void worker_func (gpointer data, gpointer user_data);
+static const JupiterHostFuncs host_funcs;
+
+/* ------------------------------------------------------------------------ */
+/* Deferred work: whatever must not run under core->lock (dropping records,  */
+/* which may run user destroy notifiers; triggering cancellables, which runs */
+/* user handlers; returning GTasks) is collected here and run after unlock.  */
+
+typedef struct {
+  GTask        *task;
+  GCancellable *cancellable;
+  gulong        handler;
+  JupiterJob   *job;     /* set when the job finished; NULL if cancelled */
+} WaiterReturn;
+
+typedef struct {
+  JobRecord    *records[8];
+  guint         n_records;
+  GPtrArray    *more_records;
+  GPtrArray    *cancellables;
+  GArray       *waiters;   /* of WaiterReturn */
+} Deferred;
+
+static void
+deferred_unref_record (Deferred  *d,
+                       JobRecord *rec)
+{
+  if (d->n_records < G_N_ELEMENTS (d->records))
+    {
+      d->records[d->n_records++] = rec;
+      return;
+    }
+  if (d->more_records == NULL)
+    d->more_records = g_ptr_array_new ();
+  g_ptr_array_add (d->more_records, rec);
+}
+
+static void
+deferred_cancel (Deferred     *d,
+                 GCancellable *cancellable)
+{
+  if (d->cancellables == NULL)
+    d->cancellables = g_ptr_array_new ();
+  g_ptr_array_add (d->cancellables, g_object_ref (cancellable));
+}
+
+static void record_unref (JobRecord *rec);
+
+static void
+deferred_run (Deferred *d)
+{
+  if (d->cancellables)
+    {
+      for (guint i = 0; i < d->cancellables->len; i++)
+        {
+          GCancellable *c = g_ptr_array_index (d->cancellables, i);
+          g_cancellable_cancel (c);
+          g_object_unref (c);
+        }
+      g_ptr_array_free (d->cancellables, TRUE);
+    }
+
+  if (d->waiters)
+    {
+      for (guint i = 0; i < d->waiters->len; i++)
+        {
+          WaiterReturn *w = &g_array_index (d->waiters, WaiterReturn, i);
+
+          if (w->cancellable)
+            {
+              g_cancellable_disconnect (w->cancellable, w->handler);
+              g_object_unref (w->cancellable);
+            }
+          g_task_return_pointer (w->task, w->job, (GDestroyNotify) jupiter_job_unref);
+          g_object_unref (w->task);
+        }
+      g_array_free (d->waiters, TRUE);
+    }
+
+  for (guint i = 0; i < d->n_records; i++)
+    record_unref (d->records[i]);
+  if (d->more_records)
+    {
+      for (guint i = 0; i < d->more_records->len; i++)
+        record_unref (g_ptr_array_index (d->more_records, i));
+      g_ptr_array_free (d->more_records, TRUE);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The core                                                                  */
+
+static ManagerCore *
+core_ref (ManagerCore *core)
+{
+  g_atomic_ref_count_inc (&core->ref_count);
+  return core;
+}
+
+static void
+plugin_queue_free (PluginQueue *q)
+{
+  g_clear_pointer (&q->plugin_id, g_ref_string_release);
+  g_free (q);
+}
+
+static void
+core_unref (ManagerCore *core)
+{
+  if (!g_atomic_ref_count_dec (&core->ref_count))
+    return;
+
+  /* Only reached once no record refers to the core: nothing is running. */
+  if (core->pool)
+    g_thread_pool_free (core->pool, FALSE, FALSE);
+  g_hash_table_destroy (core->live);
+  g_hash_table_destroy (core->finished);
+  while (core->hist_head)
+    {
+      JupiterJob *job = core->hist_head;
+      core->hist_head = job->hist_next;
+      jupiter_job_unref (job);
+    }
+  g_hash_table_destroy (core->queues);
+  plugin_queue_free (core->default_queue);
+  g_queue_clear (&core->ring);
+  g_hash_table_destroy (core->waiters);
+  g_clear_pointer (&core->deadlines, g_sequence_free);
+  g_main_context_unref (core->context);
+  g_cond_clear (&core->timer_cond);
+  g_mutex_clear (&core->lock);
+  g_free (core);
+}
+
+static PluginQueue *
+plugin_queue_new (GRefString *plugin_id)
+{
+  PluginQueue *q = g_new0 (PluginQueue, 1);
+
+  q->plugin_id = plugin_id ? g_ref_string_acquire (plugin_id) : NULL;
+  q->detail = plugin_id ? g_quark_from_string (plugin_id) : 0;
+  g_queue_init (&q->pending);
+  return q;
+}
+
+static PluginQueue *
+queue_for_locked (ManagerCore *core,
+                  GRefString  *plugin_id)
+{
+  PluginQueue *q;
+
+  if (plugin_id == NULL)
+    return core->default_queue;
+
+  /* Plugin ids are interned, so the pointer is the key. */
+  q = g_hash_table_lookup (core->queues, plugin_id);
+  if (q == NULL)
+    {
+      q = plugin_queue_new (plugin_id);
+      g_hash_table_insert (core->queues, q->plugin_id, q);
+    }
+  return q;
+}
+
+static guint
+queue_cap_locked (ManagerCore *core,
+                  PluginQueue *q)
+{
+  if (q->plugin_id == NULL)
+    return G_MAXUINT;
+  if (q->max_concurrent > 0)
+    return q->max_concurrent;
+  if (core->max_per_plugin > 0)
+    return core->max_per_plugin;
+  return G_MAXUINT;
+}
+
+static void
+ring_add_locked (ManagerCore *core,
+                 PluginQueue *q)
+{
+  if (!q->in_ring && q->pending.length > 0 && q->running < queue_cap_locked (core, q))
+    {
+      q->in_ring = TRUE;
+      g_queue_push_tail (&core->ring, q);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Records                                                                   */
+
+static JobRecord *
+record_ref (JobRecord *rec)
+{
+  g_atomic_ref_count_inc (&rec->ref_count);
+  return rec;
+}
+
+static void
+record_release_function (JobRecord *rec)
+{
+  GDestroyNotify notify = g_steal_pointer (&rec->user_data_free);
+  gpointer data = g_steal_pointer (&rec->user_data);
+
+  if (notify)
+    notify (data);
+}
+
+/* Never called with core->lock held: it may run user destroy notifiers. */
+static void
+record_unref (JobRecord *rec)
+{
+  if (!g_atomic_ref_count_dec (&rec->ref_count))
+    return;
+
+  record_release_function (rec);
+  g_clear_pointer (&rec->args, json_node_unref);
+  g_clear_pointer (&rec->base, jupiter_job_unref);
+  g_clear_object (&rec->cancellable);
+  g_free (rec->message);
+  g_free (rec->ev_message);
+  core_unref (rec->core);
+  g_free (rec);
+}
+
+static inline JobRecord *
+record_from_context (JupiterJobContext *context)
+{
+  return (JobRecord *) context;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Notifications                                                             */
+
+static void
+arm_source_locked (ManagerCore *core)
+{
+  if (!core->armed && core->source != NULL)
+    {
+      core->armed = TRUE;
+      g_source_set_ready_time (core->source, 0);
+    }
+}
+
+static void
+queue_event_locked (ManagerCore *core,
+                    JobRecord   *rec)
+{
+  if (!rec->in_ev_queue)
+    {
+      rec->in_ev_queue = TRUE;
+      rec->ev_next = NULL;
+      record_ref (rec);
+      if (core->ev_tail)
+        core->ev_tail->ev_next = rec;
+      else
+        core->ev_head = rec;
+      core->ev_tail = rec;
+      core->n_events++;
+    }
+  arm_source_locked (core);
+}
+
+/* ------------------------------------------------------------------------ */
+/* History                                                                   */
+
+static guint *
+history_counter_locked (ManagerCore     *core,
+                        JupiterJobStatus status)
+{
+  switch (status)
+    {
+    case JUPITER_JOB_STATUS_COMPLETED:
+      return &core->n_completed;
+    case JUPITER_JOB_STATUS_FAILED:
+      return &core->n_failed;
+    case JUPITER_JOB_STATUS_CANCELLED:
+      return &core->n_cancelled;
+    case JUPITER_JOB_STATUS_PENDING:
+    case JUPITER_JOB_STATUS_RUNNING:
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static void
+history_remove_locked (ManagerCore *core,
+                       JupiterJob  *job)
+{
+  if (job->hist_prev)
+    job->hist_prev->hist_next = job->hist_next;
+  else
+    core->hist_head = job->hist_next;
+  if (job->hist_next)
+    job->hist_next->hist_prev = job->hist_prev;
+  else
+    core->hist_tail = job->hist_prev;
+  job->hist_prev = job->hist_next = NULL;
+  core->hist_len--;
+  (*history_counter_locked (core, (JupiterJobStatus) job->status))--;
+  g_hash_table_remove (core->finished, job);
+  core->pruned++;
+  jupiter_job_unref (job);
+}
+
+static void
+history_prune_locked (ManagerCore *core)
+{
+  while (core->hist_len > core->history_limit)
+    history_remove_locked (core, core->hist_head);
+}
+
+static void
+history_append_locked (ManagerCore *core,
+                       JupiterJob  *job)
+{
+  job->hist_prev = core->hist_tail;
+  job->hist_next = NULL;
+  if (core->hist_tail)
+    core->hist_tail->hist_next = job;
+  else
+    core->hist_head = job;
+  core->hist_tail = job;
+  core->hist_len++;
+  (*history_counter_locked (core, (JupiterJobStatus) job->status))++;
+  g_hash_table_add (core->finished, job); /* owns the reference */
+  history_prune_locked (core);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Deadlines (a thread of their own, so timeouts never wait for a main loop) */
+
+static int
+deadline_cmp (gconstpointer a,
+              gconstpointer b,
+              gpointer      user_data)
+{
+  const JobRecord *ra = a, *rb = b;
+
+  if (ra->deadline != rb->deadline)
+    return ra->deadline < rb->deadline ? -1 : 1;
+  if (ra->base->seq != rb->base->seq)
+    return ra->base->seq < rb->base->seq ? -1 : 1;
+  return 0;
+}
+
+static gpointer timer_thread_func (gpointer data);
+
+static void
+deadline_add_locked (ManagerCore *core,
+                     JobRecord   *rec)
+{
+  GSequenceIter *first;
+
+  if (rec->timeout <= 0)
+    return;
+
+  rec->deadline = rec->started_mono + rec->timeout;
+  if (core->deadlines == NULL)
+    core->deadlines = g_sequence_new (NULL);
+  rec->deadline_iter = g_sequence_insert_sorted (core->deadlines, rec, deadline_cmp, NULL);
+  first = g_sequence_get_begin_iter (core->deadlines);
+
+  if (core->timer_thread == NULL && !core->timer_stop)
+    core->timer_thread = g_thread_new ("jupiter-timer", timer_thread_func, core);
+  else if (first == rec->deadline_iter)
+    g_cond_signal (&core->timer_cond);
+}
+
+static void
+deadline_remove_locked (ManagerCore *core,
+                        JobRecord   *rec)
+{
+  if (rec->deadline_iter)
+    {
+      g_sequence_remove (rec->deadline_iter);
+      rec->deadline_iter = NULL;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* State transitions; all under core->lock                                   */
+
+static void dispatch_locked (ManagerCore *core, JobRecord **take_sync, Deferred *d);
+
+static void
+collect_waiters_locked (ManagerCore *core,
+                        JupiterJob  *job,
+                        Deferred    *d)
+{
+  gpointer key, value;
+  GSList *list;
+
+  if (g_hash_table_size (core->waiters) == 0)
+    return;
+  if (!g_hash_table_lookup_extended (core->waiters, job->id, &key, &value))
+    return;
+  g_hash_table_steal (core->waiters, job->id);
+  g_free (key);
+  list = value;
+
+  if (d->waiters == NULL)
+    d->waiters = g_array_new (FALSE, FALSE, sizeof (WaiterReturn));
+  for (GSList *l = list; l; l = l->next)
+    {
+      Waiter *w = l->data;
+      WaiterReturn wr = { w->task, w->cancellable, w->handler, jupiter_job_ref (job) };
+
+      g_array_append_val (d->waiters, wr);
+      g_free (w);
+    }
+  g_slist_free (list);
+}
+
+/* Moves @rec to a terminal state: builds its final record (which is also its
+ * snapshot), moves it from the live table to the history and queues the
+ * terminal notification. Takes ownership of @result and @error. */
+static JupiterJob *
+finish_locked (ManagerCore     *core,
+               JobRecord       *rec,
+               JupiterJobStatus status,
+               JsonNode        *result,
+               GError          *error,
+               Deferred        *d)
+{
+  JupiterJob *job;
+  gint64 now_mono = g_get_monotonic_time ();
+
+  g_assert (rec->phase != PHASE_DONE);
+
+  if (rec->phase == PHASE_RUNNING)
+    core->n_running--;
+  else
+    core->n_pending--;
+
+  rec->phase = PHASE_DONE;
+  deadline_remove_locked (core, rec);
+
+  job = jupiter_job_derive (rec->base, status);
+  job->started_at = rec->started_at;
+  job->completed_at = g_get_real_time ();
+  job->duration = rec->started_at ? now_mono - rec->started_mono : 0;
+  job->progress = status == JUPITER_JOB_STATUS_COMPLETED ? 1.0 : rec->progress;
+  job->message = g_strdup (rec->message);
+  if (result)
+    {
+      json_node_seal (result);
+      job->result = result;
+    }
+  if (error)
+    {
+      if (!g_utf8_validate (error->message, -1, NULL))
+        {
+          char *valid = jupiter_utf8_make_valid (error->message);
+          g_free (error->message);
+          error->message = valid;
+        }
+      job->error = error;
+    }
+
+  switch (status)
+    {
+    case JUPITER_JOB_STATUS_COMPLETED:
+      core->total_completed++;
+      break;
+    case JUPITER_JOB_STATUS_FAILED:
+      core->total_failed++;
+      break;
+    case JUPITER_JOB_STATUS_CANCELLED:
+      core->total_cancelled++;
+      break;
+    case JUPITER_JOB_STATUS_PENDING:
+    case JUPITER_JOB_STATUS_RUNNING:
+    default:
+      g_assert_not_reached ();
+    }
+
+  g_hash_table_steal (core->live, rec->base->id);
+  deferred_unref_record (d, rec); /* the live table's reference */
+
+  rec->ev_terminal = jupiter_job_ref (job);
+  queue_event_locked (core, rec);
+
+  collect_waiters_locked (core, job, d);
+  history_append_locked (core, job);   /* may prune @job at once (limit 0) */
+  return job;
+}
+
+static void
+release_slot_locked (ManagerCore *core,
+                     JobRecord   *rec,
+                     JobRecord  **take_sync,
+                     Deferred    *d)
+{
+  g_assert (rec->holds_slot);
+  rec->holds_slot = FALSE;
+  if (rec->overdue)
+    {
+      rec->overdue = FALSE;
+      core->n_overdue--;
+    }
+  core->slots_used--;
+  rec->queue->running--;
+  ring_add_locked (core, rec->queue);
+  dispatch_locked (core, take_sync, d);
+}
+
+static void
+start_locked (ManagerCore *core,
+              JobRecord   *rec,
+              JobRecord  **take_sync)
+{
+  rec->phase = PHASE_STARTING;
+  rec->holds_slot = TRUE;
+  core->slots_used++;
+  rec->queue->running++;
+
+  if (rec->async_func)
+    {
+      g_queue_push_tail_link (&core->to_start, &rec->link);
+      arm_source_locked (core);
+    }
+  else if (take_sync && *take_sync == NULL)
+    *take_sync = rec;
+  else
+    g_thread_pool_push (core->pool, rec, NULL);
+}
+
+static void
+dispatch_locked (ManagerCore *core,
+                 JobRecord  **take_sync,
+                 Deferred    *d)
+{
+  while (core->slots_used < core->max_concurrent && core->ring.length > 0)
+    {
+      PluginQueue *q = g_queue_pop_head (&core->ring);
+      JobRecord *rec;
+      GList *link;
+
+      q->in_ring = FALSE;
+      if (q->pending.length == 0 || q->running >= queue_cap_locked (core, q))
+        continue;
+
+      link = g_queue_pop_head_link (&q->pending);
+      rec = link->data;
+      start_locked (core, rec, take_sync);
+      ring_add_locked (core, q);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Running                                                                   */
+
+static void
+mark_running_locked (ManagerCore *core,
+                     JobRecord   *rec)
+{
+  rec->phase = PHASE_RUNNING;
+  core->n_running++;
+  core->n_pending--;
+  rec->started_at = g_get_real_time ();
+  rec->started_mono = g_get_monotonic_time ();
+  rec->ev_flags |= EVENT_STARTED;
+  queue_event_locked (core, rec);
+  deadline_add_locked (core, rec);
+}
+
+/* The function of @rec has returned (sync) or its context returned (async). */
+static void
+function_done_locked (ManagerCore *core,
+                      JobRecord   *rec,
+                      JsonNode    *result,
+                      GError      *error,
+                      JobRecord  **take_sync,
+                      Deferred    *d)
+{
+  if (rec->phase == PHASE_RUNNING)
+    {
+      if (rec->cancel_requested)
+        {
+          g_clear_pointer (&result, json_node_unref);
+          g_clear_error (&error);
+          finish_locked (core, rec, JUPITER_JOB_STATUS_CANCELLED, NULL,
+                         g_error_new (JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_CANCELLED,
+                                      "Job %s (“%s”) was cancelled",
+                                      rec->base->id, rec->base->name),
+                         d);
+        }
+      else if (error)
+        {
+          g_clear_pointer (&result, json_node_unref);
+          finish_locked (core, rec, JUPITER_JOB_STATUS_FAILED, NULL, error, d);
+        }
+      else
+        finish_locked (core, rec, JUPITER_JOB_STATUS_COMPLETED, result, NULL, d);
+    }
+  else
+    {
+      /* Timed out (or finished otherwise) before the function returned:
+       * the late outcome is discarded. */
+      g_clear_pointer (&result, json_node_unref);
+      g_clear_error (&error);
+    }
+
+  release_slot_locked (core, rec, take_sync, d);
+}
+
+static void
+worker_func (gpointer data,
+             gpointer user_data)
+{
+  JobRecord *rec = data;
+  ManagerCore *core = user_data;
+
+  while (rec != NULL)
+    {
+      Deferred d = { 0 };
+      JobRecord *next = NULL;
+      JsonNode *result;
+      GError *error = NULL;
+
+      g_mutex_lock (&core->lock);
+      if (rec->phase != PHASE_STARTING)
+        {
+          /* Cancelled between dispatch and now; its slot is already free. */
+          g_mutex_unlock (&core->lock);
+          record_unref (rec);
+          return;
+        }
+      mark_running_locked (core, rec);
+      g_mutex_unlock (&core->lock);
+
+      g_atomic_int_set (&rec->ctx_refs, 1);
+      record_ref (rec);                            /* the context's reference */
+      result = rec->func (&rec->parent, rec->user_data, &error);
+
+      g_mutex_lock (&core->lock);
+      function_done_locked (core, rec, result, error, &next, &d);
+      g_mutex_unlock (&core->lock);
+
+      record_release_function (rec);
+      jupiter_job_context_unref (&rec->parent);   /* the worker's context reference */
+      deferred_run (&d);
+      record_unref (rec);                          /* the dispatch reference */
+      rec = next;
+    }
+}
+
+static void
+start_async (ManagerCore *core,
+             JobRecord   *rec)
+{
+  g_mutex_lock (&core->lock);
+  if (rec->phase != PHASE_STARTING)
+    {
+      g_mutex_unlock (&core->lock);
+      record_unref (rec);
+      return;
+    }
+  mark_running_locked (core, rec);
+  g_mutex_unlock (&core->lock);
+
+  /* The dispatch reference becomes the context's reference. */
+  g_atomic_int_set (&rec->ctx_refs, 1);
+  rec->async_func (&rec->parent, rec->user_data);
+  jupiter_job_context_unref (&rec->parent);
+}
+
+/* Cancels a job that holds no function: queued, or dispatched but not started. */
+static void
+cancel_unstarted_locked (ManagerCore *core,
+                         JobRecord   *rec,
+                         GError      *reason,
+                         Deferred    *d)
+{
+  RecordPhase phase = rec->phase;
+
+  if (phase == PHASE_QUEUED)
+    g_queue_unlink (&rec->queue->pending, &rec->link);
+  finish_locked (core, rec, JUPITER_JOB_STATUS_CANCELLED, NULL, reason, d);
+  if (phase == PHASE_QUEUED)
+    deferred_unref_record (d, rec);     /* the queue's reference */
+  else
+    release_slot_locked (core, rec, NULL, d);
+  /* A dispatched job's reference stays with the pool or the start list,
+   * which sees PHASE_DONE and drops it. */
+}
+
+/* ------------------------------------------------------------------------ */
+/* The host function table behind the SDK's job-context calls                */
+
+static const char *
+ctx_get_job_id (JupiterJobContext *context)
+{
+  return record_from_context (context)->base->id;
+}
+
+static const char *
+ctx_get_plugin_id (JupiterJobContext *context)
+{
+  return record_from_context (context)->base->plugin_id;
+}
+
+static const char *
+ctx_get_entry_name (JupiterJobContext *context)
+{
+  return record_from_context (context)->base->entry_name;
+}
+
+static JsonNode *
+ctx_get_args (JupiterJobContext *context)
+{
+  return record_from_context (context)->args;
+}
+
+static GCancellable *
+ctx_get_cancellable (JupiterJobContext *context)
+{
+  JobRecord *rec = record_from_context (context);
+  ManagerCore *core = rec->core;
+  GCancellable *cancellable;
+  gboolean cancel_now = FALSE;
+
+  g_mutex_lock (&core->lock);
+  if (rec->cancellable == NULL)
+    {
+      rec->cancellable = g_cancellable_new ();
+      cancel_now = g_atomic_int_get (&rec->cancel_flag);
+    }
+  cancellable = rec->cancellable;
+  g_mutex_unlock (&core->lock);
+
+  /* Nobody else can have seen it yet; cancelling outside the lock still
+   * keeps user handlers away from it. */
+  if (cancel_now)
+    g_cancellable_cancel (cancellable);
+  return cancellable;
+}
+
+static gboolean
+ctx_is_cancelled (JupiterJobContext *context)
+{
+  return g_atomic_int_get (&record_from_context (context)->cancel_flag);
+}
+
+static void
+ctx_set_progress (JupiterJobContext *context,
+                  double             fraction,
+                  const char        *message)
+{
+  JobRecord *rec = record_from_context (context);
+  ManagerCore *core = rec->core;
+  char *valid;
+
+  if (isnan (fraction))
+    return;
+  fraction = CLAMP (fraction, 0.0, 1.0);
+  valid = jupiter_utf8_make_valid (message);
+
+  g_mutex_lock (&core->lock);
+  if (rec->phase == PHASE_RUNNING)
+    {
+      rec->progress = fraction;
+      g_free (rec->message);
+      rec->message = g_strdup (valid);
+      rec->ev_flags |= EVENT_PROGRESS;
+      rec->ev_progress = fraction;
+      g_free (rec->ev_message);
+      rec->ev_message = g_steal_pointer (&valid);
+      queue_event_locked (core, rec);
+    }
+  g_mutex_unlock (&core->lock);
+  g_free (valid);
+}
+
+static void
+ctx_log (JupiterJobContext *context,
+         GLogLevelFlags     level,
+         const char        *message)
+{
+  JobRecord *rec = record_from_context (context);
+  GLogField fields[6];
+  gsize n = 0;
+
+  fields[n++] = (GLogField) { "GLIB_DOMAIN", G_LOG_DOMAIN, -1 };
+  fields[n++] = (GLogField) { "MESSAGE", message, -1 };
+  fields[n++] = (GLogField) { "JUPITER_JOB_ID", rec->base->id, -1 };
+  fields[n++] = (GLogField) { "JUPITER_JOB_NAME", rec->base->name, -1 };
+  if (rec->base->plugin_id)
+    fields[n++] = (GLogField) { "JUPITER_PLUGIN_ID", rec->base->plugin_id, -1 };
+  if (rec->base->entry_name)
+    fields[n++] = (GLogField) { "JUPITER_ENTRY", rec->base->entry_name, -1 };
+  g_log_structured_array (level & G_LOG_LEVEL_MASK, fields, n);
+}
+
+static JupiterJobContext *
+ctx_ref (JupiterJobContext *context)
+{
+  JobRecord *rec = record_from_context (context);
+
+  if (g_atomic_int_add (&rec->ctx_refs, 1) <= 0)
+    g_critical ("jupiter_job_context_ref: job %s: the context was already released",
+                rec->base->id);
+  return context;
+}
+
+static void
+ctx_return (JobRecord *rec,
+            JsonNode  *result,
+            GError    *error)
+{
+  ManagerCore *core = rec->core;
+  Deferred d = { 0 };
+
+  g_mutex_lock (&core->lock);
+  if (rec->returned)
+    {
+      g_mutex_unlock (&core->lock);
+      g_critical ("Job %s (“%s”) returned twice; the second return is ignored",
+                  rec->base->id, rec->base->name);
+      if (result)
+        json_node_unref (result);
+      g_clear_error (&error);
+      return;
+    }
+  rec->returned = TRUE;
+  function_done_locked (core, rec, result, error, NULL, &d);
+  g_mutex_unlock (&core->lock);
+
+  record_release_function (rec);
+  deferred_run (&d);
+}
+
+static void
+ctx_unref (JupiterJobContext *context)
+{
+  JobRecord *rec = record_from_context (context);
+
+  if (!g_atomic_int_dec_and_test (&rec->ctx_refs))
+    return;
+
+  if (rec->async_func)
+    {
+      gboolean returned;
+
+      g_mutex_lock (&rec->core->lock);
+      returned = rec->returned;
+      g_mutex_unlock (&rec->core->lock);
+      if (!returned)
+        ctx_return (rec, NULL,
+                    g_error_new (JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_FAILED,
+                                 "Job %s (“%s”) finished without returning a result or an error",
+                                 rec->base->id, rec->base->name));
+    }
+  record_unref (rec);   /* the context's reference */
+}
+
+static void
+ctx_return_result (JupiterJobContext *context,
+                   JsonNode          *result)
+{
+  JobRecord *rec = record_from_context (context);
+
+  if (rec->async_func == NULL)
+    {
+      g_critical ("jupiter_job_context_return_result: job %s is synchronous; "
+                  "return the result from the job function instead", rec->base->id);
+      if (result)
+        json_node_unref (result);
+      return;
+    }
+  ctx_return (rec, result, NULL);
+}
+
+static void
+ctx_return_error (JupiterJobContext *context,
+                  GError            *error)
+{
+  JobRecord *rec = record_from_context (context);
+
+  if (rec->async_func == NULL)
+    {
+      g_critical ("jupiter_job_context_return_error: job %s is synchronous; "
+                  "set the GError of the job function instead", rec->base->id);
+      g_error_free (error);
+      return;
+    }
+  ctx_return (rec, NULL, error);
+}
+
+static const JupiterHostFuncs host_funcs = {
+  .abi_major = JUPITER_SDK_ABI_MAJOR,
+  .abi_minor = JUPITER_SDK_ABI_MINOR,
+  .struct_size = sizeof (JupiterHostFuncs),
+  .context_get_job_id = ctx_get_job_id,
+  .context_get_plugin_id = ctx_get_plugin_id,
+  .context_get_entry_name = ctx_get_entry_name,
+  .context_get_args = ctx_get_args,
+  .context_get_cancellable = ctx_get_cancellable,
+  .context_is_cancelled = ctx_is_cancelled,
+  .context_set_progress = ctx_set_progress,
+  .context_log = ctx_log,
+  .context_ref = ctx_ref,
+  .context_unref = ctx_unref,
+  .context_return_result = ctx_return_result,
+  .context_return_error = ctx_return_error,
+};
+
+const JupiterHostFuncs *
+jupiter_job_manager_get_host_funcs (void)
+{
+  return &host_funcs;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Timeouts                                                                  */
+
+static gpointer
+timer_thread_func (gpointer data)
+{
+  ManagerCore *core = data;
+
+  g_mutex_lock (&core->lock);
+  while (!core->timer_stop)
+    {
+      GSequenceIter *first = core->deadlines ? g_sequence_get_begin_iter (core->deadlines) : NULL;
+      JobRecord *rec;
+      Deferred d = { 0 };
+
+      if (first == NULL || g_sequence_iter_is_end (first))
+        {
+          g_cond_wait (&core->timer_cond, &core->lock);
+          continue;
+        }
+      rec = g_sequence_get (first);
+      if (rec->deadline > g_get_monotonic_time ())
+        {
+          g_cond_wait_until (&core->timer_cond, &core->lock, rec->deadline);
+          continue;
+        }
+
+      deadline_remove_locked (core, rec);
+      if (rec->phase != PHASE_RUNNING)
+        continue;
+
+      rec->overdue = TRUE;
+      core->n_overdue++;
+      core->timed_out++;
+      g_atomic_int_set (&rec->cancel_flag, TRUE);
+      if (rec->cancellable)
+        deferred_cancel (&d, rec->cancellable);
+      finish_locked (core, rec, JUPITER_JOB_STATUS_FAILED, NULL,
+                     g_error_new (JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_TIMED_OUT,
+                                  "Job %s (“%s”) timed out after %" G_GINT64_FORMAT " ms",
+                                  rec->base->id, rec->base->name,
+                                  rec->timeout / 1000),
+                     &d);
+
+      g_mutex_unlock (&core->lock);
+      deferred_run (&d);
+      g_mutex_lock (&core->lock);
+    }
+  g_mutex_unlock (&core->lock);
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Delivery on the owner context                                            */
+
+typedef struct {
+  JobRecord  *rec;
+  guint       flags;
+  gint64      started_at;
+  double      progress;
+  char       *message;
+  JupiterJob *terminal;
+} EventItem;
+
+/* Takes up to @max queued notifications (and the async jobs to start) and
+ * delivers them. Returns TRUE if more are queued. Owner thread only. */
+static gboolean
+deliver_batch (JupiterJobManager *self,
+               guint              max)
+{
+  ManagerCore *core = self->core;
+  EventItem items[64];
+  EventItem *batch = items;
+  GQueue to_start = G_QUEUE_INIT;
+  guint n = 0;
+  gboolean more;
+
+  g_mutex_lock (&core->lock);
+  core->armed = FALSE;
+  if (core->source)
+    g_source_set_ready_time (core->source, -1);
+
+  to_start = core->to_start;
+  g_queue_init (&core->to_start);
+
+  max = MIN (max, core->n_events);
+  if (max > G_N_ELEMENTS (items))
+    batch = g_new (EventItem, max);
+  while (n < max)
+    {
+      JobRecord *rec = core->ev_head;
+      EventItem *it = &batch[n++];
+
+      core->ev_head = rec->ev_next;
+      if (core->ev_head == NULL)
+        core->ev_tail = NULL;
+      core->n_events--;
+      rec->in_ev_queue = FALSE;
+      rec->ev_next = NULL;
+
+      it->rec = rec;  /* the queue's reference */
+      it->flags = rec->ev_flags;
+      it->started_at = rec->started_at;
+      it->progress = rec->ev_progress;
+      it->message = g_steal_pointer (&rec->ev_message);
+      it->terminal = g_steal_pointer (&rec->ev_terminal);
+      rec->ev_flags = 0;
+    }
+  more = core->n_events > 0;
+  if (more)
+    arm_source_locked (core);
+  g_mutex_unlock (&core->lock);
+
+  for (guint i = 0; i < n; i++)
+    {
+      EventItem *it = &batch[i];
+      JobRecord *rec = it->rec;
+      GQuark detail = rec->queue->detail;
+
+      if ((it->flags & EVENT_STARTED) &&
+          g_signal_has_handler_pending (self, signals[SIGNAL_JOB_STARTED], detail, FALSE))
+        {
+          g_autoptr(JupiterJob) snap = jupiter_job_derive (rec->base, JUPITER_JOB_STATUS_RUNNING);
+          snap->started_at = it->started_at;
+          g_signal_emit (self, signals[SIGNAL_JOB_STARTED], detail, snap);
+        }
+      if ((it->flags & EVENT_PROGRESS) &&
+          g_signal_has_handler_pending (self, signals[SIGNAL_JOB_PROGRESS], detail, FALSE))
+        {
+          g_autoptr(JupiterJob) snap = jupiter_job_derive (rec->base, JUPITER_JOB_STATUS_RUNNING);
+          snap->started_at = it->started_at;
+          snap->progress = it->progress;
+          snap->message = g_steal_pointer (&it->message);
+          g_signal_emit (self, signals[SIGNAL_JOB_PROGRESS], detail, snap);
+        }
+      g_free (it->message);
+      if (it->terminal)
+        {
+          guint sig;
+
+          switch ((JupiterJobStatus) it->terminal->status)
+            {
+            case JUPITER_JOB_STATUS_COMPLETED:
+              sig = signals[SIGNAL_JOB_COMPLETED];
+              break;
+            case JUPITER_JOB_STATUS_FAILED:
+              sig = signals[SIGNAL_JOB_FAILED];
+              break;
+            case JUPITER_JOB_STATUS_CANCELLED:
+              sig = signals[SIGNAL_JOB_CANCELLED];
+              break;
+            case JUPITER_JOB_STATUS_PENDING:
+            case JUPITER_JOB_STATUS_RUNNING:
+            default:
+              g_assert_not_reached ();
+            }
+          g_signal_emit (self, sig, detail, it->terminal);
+          jupiter_job_unref (it->terminal);
+        }
+      record_unref (rec);
+    }
+  if (batch != items)
+    g_free (batch);
+
+  while (to_start.length > 0)
+    {
+      GList *link = g_queue_pop_head_link (&to_start);
+      start_async (core, link->data);
+    }
+
+  return more;
+}
+
+static gboolean
+source_dispatch (GSource    *source,
+                 GSourceFunc callback,
+                 gpointer    user_data)
+{
+  JupiterJobManager *self = ((ManagerSource *) source)->manager;
+
+  if (self)
+    deliver_batch (self, EVENT_BATCH_MAX);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs source_funcs = {
+  .dispatch = source_dispatch,
+};
+
+/* Delivers everything queued now. Owner thread only. */
+static void
+deliver_all (JupiterJobManager *self)
+{
+  while (deliver_batch (self, G_MAXUINT))
+    ;
+}
+
+/* ------------------------------------------------------------------------ */
+/* GObject                                                                   */
+
+static void
+jupiter_job_manager_dispose (GObject *object)
+{
+  JupiterJobManager *self = JUPITER_JOB_MANAGER (object);
+  ManagerCore *core = self->core;
+
+  if (self->source)
+    {
+      GThread *timer;
+      GPtrArray *queued;
+      guint busy;
+      Deferred d = { 0 };
+      GHashTableIter iter;
+      gpointer value;
+
+      g_mutex_lock (&core->lock);
+      core->shutting_down = TRUE;
+      core->source = NULL;         /* nothing is announced any more */
+      busy = core->slots_used - core->to_start.length;
+
+      /* Jobs that never started never will: drop them without signals. */
+      queued = g_ptr_array_new ();
+      g_hash_table_iter_init (&iter, core->live);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        if (((JobRecord *) value)->phase == PHASE_QUEUED)
+          g_ptr_array_add (queued, value);
+      for (guint i = 0; i < queued->len; i++)
+        cancel_unstarted_locked (core, g_ptr_array_index (queued, i),
+                                 g_error_new (JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_SHUTTING_DOWN,
+                                              "The job manager was disposed"),
+                                 &d);
+      g_ptr_array_free (queued, TRUE);
+      while (core->to_start.length > 0)
+        {
+          JobRecord *rec = g_queue_pop_head_link (&core->to_start)->data;
+
+          if (rec->phase == PHASE_STARTING)
+            cancel_unstarted_locked (core, rec,
+                                     g_error_new (JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_SHUTTING_DOWN,
+                                                  "The job manager was disposed"),
+                                     &d);
+          deferred_unref_record (&d, rec);   /* the start list's reference */
+        }
+
+      /* Notifications that will never be delivered. */
+      while (core->ev_head)
+        {
+          JobRecord *rec = core->ev_head;
+
+          core->ev_head = rec->ev_next;
+          rec->in_ev_queue = FALSE;
+          rec->ev_flags = 0;
+          g_clear_pointer (&rec->ev_terminal, jupiter_job_unref);
+          deferred_unref_record (&d, rec);
+        }
+      core->ev_tail = NULL;
+      core->n_events = 0;
+
+      timer = g_steal_pointer (&core->timer_thread);
+      core->timer_stop = TRUE;
+      g_cond_broadcast (&core->timer_cond);
+      g_mutex_unlock (&core->lock);
+
+      if (busy > 0)
+        g_critical ("JupiterJobManager %p disposed while %u jobs still run; "
+                    "call jupiter_job_manager_shutdown() first", (void *) self, busy);
+
+      if (timer)
+        g_thread_join (timer);
+      ((ManagerSource *) self->source)->manager = NULL;
+      g_source_destroy (self->source);
+      g_clear_pointer (&self->source, g_source_unref);
+      deferred_run (&d);
+    }
+
+  G_OBJECT_CLASS (jupiter_job_manager_parent_class)->dispose (object);
+}
+
+static void
+jupiter_job_manager_finalize (GObject *object)
+{
+  JupiterJobManager *self = JUPITER_JOB_MANAGER (object);
+
+  g_clear_pointer (&self->core, core_unref);
+
+  G_OBJECT_CLASS (jupiter_job_manager_parent_class)->finalize (object);
+}
+
+static void
+jupiter_job_manager_get_property (GObject    *object,
+                                  guint       prop_id,
+                                  GValue     *value,
+                                  GParamSpec *pspec)
+{
+  JupiterJobManager *self = JUPITER_JOB_MANAGER (object);
+
+  switch (prop_id)
+    {
+    case PROP_MAX_CONCURRENT:
+      g_value_set_uint (value, jupiter_job_manager_get_max_concurrent (self));
+      break;
+    case PROP_MAX_CONCURRENT_PER_PLUGIN:
+      g_value_set_uint (value, jupiter_job_manager_get_max_concurrent_per_plugin (self));
+      break;
+    case PROP_MAX_PENDING:
+      g_value_set_uint (value, jupiter_job_manager_get_max_pending (self));
+      break;
+    case PROP_HISTORY_LIMIT:
+      g_value_set_uint (value, jupiter_job_manager_get_history_limit (self));
+      break;
+    case PROP_DEFAULT_TIMEOUT:
+      g_value_set_int64 (value, jupiter_job_manager_get_default_timeout (self));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+jupiter_job_manager_set_property (GObject      *object,
+                                  guint         prop_id,
+                                  const GValue *value,
+                                  GParamSpec   *pspec)
+{
+  JupiterJobManager *self = JUPITER_JOB_MANAGER (object);
+
+  switch (prop_id)
+    {
+    case PROP_MAX_CONCURRENT:
+      jupiter_job_manager_set_max_concurrent (self, g_value_get_uint (value));
+      break;
+    case PROP_MAX_CONCURRENT_PER_PLUGIN:
+      jupiter_job_manager_set_max_concurrent_per_plugin (self, g_value_get_uint (value));
+      break;
+    case PROP_MAX_PENDING:
+      jupiter_job_manager_set_max_pending (self, g_value_get_uint (value));
+      break;
+    case PROP_HISTORY_LIMIT:
+      jupiter_job_manager_set_history_limit (self, g_value_get_uint (value));
+      break;
+    case PROP_DEFAULT_TIMEOUT:
+      jupiter_job_manager_set_default_timeout (self, g_value_get_int64 (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+jupiter_job_manager_class_init (JupiterJobManagerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GType job_type = JUPITER_TYPE_JOB | G_SIGNAL_TYPE_STATIC_SCOPE;
+
+  object_class->dispose = jupiter_job_manager_dispose;
+  object_class->finalize = jupiter_job_manager_finalize;
+  object_class->get_property = jupiter_job_manager_get_property;
+  object_class->set_property = jupiter_job_manager_set_property;
+
+  /**
+   * JupiterJobManager:max-concurrent:
+   *
+   * The most jobs that run at once, synchronous and asynchronous together.
+   * Jobs that timed out but whose function has not returned yet still count.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_MAX_CONCURRENT] =
+    g_param_spec_uint ("max-concurrent", NULL, NULL,
+                       1, 4096, 4,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS |
+                       G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * JupiterJobManager:max-concurrent-per-plugin:
+   *
+   * The most jobs of one plugin id that run at once; 0 means only
+   * #JupiterJobManager:max-concurrent applies.
+   * jupiter_job_manager_set_plugin_max_concurrent() overrides it per plugin.
+   * Jobs without a plugin id are not capped by it.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_MAX_CONCURRENT_PER_PLUGIN] =
+    g_param_spec_uint ("max-concurrent-per-plugin", NULL, NULL,
+                       0, G_MAXUINT, 0,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * JupiterJobManager:max-pending:
+   *
+   * The most jobs that wait to start; a submission beyond it fails with
+   * %JUPITER_JOB_ERROR_QUEUE_FULL.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_MAX_PENDING] =
+    g_param_spec_uint ("max-pending", NULL, NULL,
+                       0, G_MAXUINT, DEFAULT_MAX_PENDING,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * JupiterJobManager:history-limit:
+   *
+   * The most finished jobs kept; beyond it the oldest finished jobs are
+   * pruned first. Pending and running jobs are never pruned. %G_MAXUINT
+   * keeps every job.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_HISTORY_LIMIT] =
+    g_param_spec_uint ("history-limit", NULL, NULL,
+                       0, G_MAXUINT, DEFAULT_HISTORY_LIMIT,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * JupiterJobManager:default-timeout:
+   *
+   * The timeout, in microseconds, of jobs whose options leave it at 0;
+   * 0 means none.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_DEFAULT_TIMEOUT] =
+    g_param_spec_int64 ("default-timeout", NULL, NULL,
+                        0, G_MAXINT64, 0,
+                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * JupiterJobManager::job-started:
+   * @self: the manager
+   * @job: (transfer none): the job as it started
+   *
+   * A job's function was started. Detailed by plugin id.
+   *
+   * Since: 0.1
+   */
+  signals[SIGNAL_JOB_STARTED] =
+    g_signal_new ("job-started", G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, job_type);
+
+  /**
+   * JupiterJobManager::job-progress:
+   * @self: the manager
+   * @job: (transfer none): the job with its latest progress and message
+   *
+   * A running job reported progress. Reports that arrive faster than the
+   * owner context runs are merged: the latest wins. Detailed by plugin id.
+   *
+   * Since: 0.1
+   */
+  signals[SIGNAL_JOB_PROGRESS] =
+    g_signal_new ("job-progress", G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, job_type);
+
+  /**
+   * JupiterJobManager::job-completed:
+   * @self: the manager
+   * @job: (transfer none): the finished job, with its result
+   *
+   * A job completed. Detailed by plugin id.
+   *
+   * Since: 0.1
+   */
+  signals[SIGNAL_JOB_COMPLETED] =
+    g_signal_new ("job-completed", G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, job_type);
+
+  /**
+   * JupiterJobManager::job-failed:
+   * @self: the manager
+   * @job: (transfer none): the finished job, with its error
+   *
+   * A job failed, timeouts included. Detailed by plugin id.
+   *
+   * Since: 0.1
+   */
+  signals[SIGNAL_JOB_FAILED] =
+    g_signal_new ("job-failed", G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, job_type);
+
+  /**
+   * JupiterJobManager::job-cancelled:
+   * @self: the manager
+   * @job: (transfer none): the cancelled job
+   *
+   * A job was cancelled, before or while it ran. Detailed by plugin id.
+   *
+   * Since: 0.1
+   */
+  signals[SIGNAL_JOB_CANCELLED] =
+    g_signal_new ("job-cancelled", G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, job_type);
+}
+
+static void
+jupiter_job_manager_init (JupiterJobManager *self)
+{
+  ManagerCore *core = g_new0 (ManagerCore, 1);
+  GSource *source;
+
+  g_atomic_ref_count_init (&core->ref_count);
+  g_mutex_init (&core->lock);
+  g_cond_init (&core->timer_cond);
+  core->context = g_main_context_ref_thread_default ();
+  core->live = g_hash_table_new (g_str_hash, g_str_equal);
+  core->finished = g_hash_table_new (g_str_hash, g_str_equal);
+  core->queues = g_hash_table_new (NULL, NULL);
+  core->default_queue = plugin_queue_new (NULL);
+  g_queue_init (&core->ring);
+  g_queue_init (&core->to_start);
+  core->waiters = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  core->max_concurrent = 4;
+  core->max_pending = DEFAULT_MAX_PENDING;
+  core->history_limit = DEFAULT_HISTORY_LIMIT;
+  core->pool = g_thread_pool_new (worker_func, core, (int) core->max_concurrent, FALSE, NULL);
+  self->core = core;
+
+  source = g_source_new (&source_funcs, sizeof (ManagerSource));
+  ((ManagerSource *) source)->manager = self;
+  g_source_set_static_name (source, "[jupiter] job notifications");
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_attach (source, core->context);
+  self->source = source;
+  core->source = source;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public API                                                                */
+
+/**
+ * jupiter_job_manager_new:
+ *
+ * A manager with default settings, owned by the thread-default main context.
+ * Use g_object_new() to set properties at construction.
+ *
+ * Returns: (transfer full): a new #JupiterJobManager
+ */
+JupiterJobManager *
+jupiter_job_manager_new (void)
+{
+  return g_object_new (JUPITER_TYPE_JOB_MANAGER, NULL);
+}
+
+static char *
+submit_internal (JupiterJobManager       *self,
+                 const JupiterJobOptions *options,
+                 JupiterJobFunc           func,
+                 JupiterJobAsyncFunc      async_func,
+                 gpointer                 user_data,
+                 GDestroyNotify           user_data_free,
+                 GError                 **error)
+{
+  ManagerCore *core = self->core;
+  JobRecord *rec;
+  PluginQueue *q;
+  char id[JUPITER_JOB_ID_LEN + 1];
+  const char *name = options->name ? options->name : "";
+  g_autofree char *valid_name = NULL;
+  Deferred d = { 0 };
+
+  if (!g_utf8_validate (name, -1, NULL))
+    name = valid_name = jupiter_utf8_make_valid (name);
+
+  jupiter_uuid_generate (id);
+
+  rec = g_new0 (JobRecord, 1);
+  rec->parent.funcs = &host_funcs;
+  g_atomic_ref_count_init (&rec->ref_count);  /* the live table's reference */
+  rec->core = core_ref (core);
+  rec->func = func;
+  rec->async_func = async_func;
+  rec->user_data = user_data;
+  rec->user_data_free = user_data_free;
+  rec->args = options->args ? json_node_ref (options->args) : NULL;
+  rec->link.data = rec;
+  rec->phase = PHASE_QUEUED;
+
+  g_mutex_lock (&core->lock);
+  if (core->shutting_down || core->n_pending >= core->max_pending)
+    {
+      gboolean shutting_down = core->shutting_down;
+      guint n_pending = core->n_pending;
+
+      core->rejected++;
+      g_mutex_unlock (&core->lock);
+
+      if (shutting_down)
+        g_set_error (error, JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_SHUTTING_DOWN,
+                     "Job “%s” was not submitted: the job manager is shutting down", name);
+      else
+        g_set_error (error, JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_QUEUE_FULL,
+                     "Job “%s” was not submitted: %u jobs are already pending (max-pending)",
+                     name, n_pending);
+      rec->base = jupiter_job_new_pending (id, name, NULL, NULL, NULL, 0, 0);
+      record_unref (rec);   /* calls @user_data_free */
+      return NULL;
+    }
+
+  rec->base = jupiter_job_new_pending (id, name, options->plugin_id, options->entry_name,
+                                       options->metadata, g_get_real_time (), ++core->seq);
+  if (options->timeout > 0)
+    rec->timeout = options->timeout;
+  else if (options->timeout == 0)
+    rec->timeout = core->default_timeout;
+
+  q = queue_for_locked (core, options->plugin_id);
+  rec->queue = q;
+  g_hash_table_insert (core->live, rec->base->id, rec);
+  record_ref (rec);                           /* the queue/dispatch reference */
+  g_queue_push_tail_link (&q->pending, &rec->link);
+  core->n_pending++;
+  core->submitted++;
+  ring_add_locked (core, q);
+  dispatch_locked (core, NULL, &d);
+  g_mutex_unlock (&core->lock);
+
+  deferred_run (&d);
+  return g_strndup (id, JUPITER_JOB_ID_LEN);
+}
+
+/**
+ * jupiter_job_manager_submit:
+ * @self: a #JupiterJobManager
+ * @options: the job's #JupiterJobOptions, read now
+ * @func: (scope notified): the job function, run in a worker thread
+ * @user_data: (closure func): data for @func
+ * @user_data_free: (nullable) (destroy user_data): frees @user_data once
+ *   @func has returned, or when the job can no longer run
+ * @error: return location for a #GError
+ *
+ * Queues a synchronous job. It starts as soon as a slot is free within
+ * #JupiterJobManager:max-concurrent and its plugin's cap.
+ *
+ * When the submission fails (%JUPITER_JOB_ERROR_QUEUE_FULL,
+ * %JUPITER_JOB_ERROR_SHUTTING_DOWN), @user_data_free is called before
+ * returning.
+ *
+ * Returns: (transfer full): the new job's id, or %NULL with @error set
+ */
+char *
+jupiter_job_manager_submit (JupiterJobManager       *self,
+                            const JupiterJobOptions *options,
+                            JupiterJobFunc           func,
+                            gpointer                 user_data,
+                            GDestroyNotify           user_data_free,
+                            GError                 **error)
+{
+  g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), NULL);
+  g_return_val_if_fail (options != NULL, NULL);
+  g_return_val_if_fail (func != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return submit_internal (self, options, func, NULL, user_data, user_data_free, error);
+}
+
+/**
+ * jupiter_job_manager_submit_async_func:
+ * @self: a #JupiterJobManager
+ * @options: the job's #JupiterJobOptions, read now
+ * @func: (scope notified): the asynchronous job function, started on the
+ *   manager's main context
+ * @user_data: (closure func): data for @func
+ * @user_data_free: (nullable) (destroy user_data): frees @user_data once the
+ *   job has returned, or when it can no longer run
+ * @error: return location for a #GError
+ *
+ * Queues an asynchronous job. When a slot is free, @func is called on the
+ * manager's main context; the job then holds its slot until its context
+ * returns a result or an error (see #JupiterJobContext), from any thread.
+ *
+ * Returns: (transfer full): the new job's id, or %NULL with @error set
+ */
+char *
+jupiter_job_manager_submit_async_func (JupiterJobManager       *self,
+                                       const JupiterJobOptions *options,
+                                       JupiterJobAsyncFunc      func,
+                                       gpointer                 user_data,
+                                       GDestroyNotify           user_data_free,
+                                       GError                 **error)
+{
+  g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), NULL);
+  g_return_val_if_fail (options != NULL, NULL);
+  g_return_val_if_fail (func != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return submit_internal (self, options, NULL, func, user_data, user_data_free, error);
+}
+
+static void
+set_not_found (GError    **error,
+               const char *job_id)
+{
+  g_set_error (error, JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_NOT_FOUND,
+               "No job with id “%s”", job_id);
+}
+
+/**
+ * jupiter_job_manager_cancel:
+ * @self: a #JupiterJobManager
+ * @job_id: a job id
+ * @error: return location for a #GError
+ *
+ * Cancels a job. A pending job becomes %JUPITER_JOB_STATUS_CANCELLED at
+ * once. A running job has its cancellable triggered (in this thread, so
+ * handlers connected to it run here) and becomes cancelled when its
+ * function returns; its result is discarded.
+ *
+ * Returns: %TRUE if the job is or will be cancelled; %FALSE with
+ *   %JUPITER_JOB_ERROR_NOT_FOUND for an unknown id or
+ *   %JUPITER_JOB_ERROR_ALREADY_FINISHED for a finished job
+ */
+gboolean
+jupiter_job_manager_cancel (JupiterJobManager *self,
+                            const char        *job_id,
+                            GError           **error)
+{
+  ManagerCore *core;
+  JobRecord *rec;
+  GCancellable *cancellable = NULL;
+  Deferred d = { 0 };
+
+  g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), FALSE);
+  g_return_val_if_fail (job_id != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  core = self->core;
+  g_mutex_lock (&core->lock);
+  rec = g_hash_table_lookup (core->live, job_id);
+  if (rec == NULL)
+    {
+      JupiterJob *job = g_hash_table_lookup (core->finished, job_id);
+      if (job)
+        g_set_error (error, JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_ALREADY_FINISHED,
+                     "Job %s (“%s”) is already %s", job->id, job->name,
+                     jupiter_job_status_to_string ((JupiterJobStatus) job->status));
+      else
+        set_not_found (error, job_id);
+      g_mutex_unlock (&core->lock);
+      return FALSE;
+    }
+
+  switch (rec->phase)
+    {
+    case PHASE_QUEUED:
+    case PHASE_STARTING:
+      cancel_unstarted_locked (core, rec,
+                               g_error_new (JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_CANCELLED,
+                                            "Job %s (“%s”) was cancelled before it started",
+                                            rec->base->id, rec->base->name),
+                               &d);
+      break;
+    case PHASE_RUNNING:
+      rec->cancel_requested = TRUE;
+      g_atomic_int_set (&rec->cancel_flag, TRUE);
+      if (rec->cancellable)
+        cancellable = g_object_ref (rec->cancellable);
+      break;
+    case PHASE_DONE:
+    default:
+      g_assert_not_reached ();
+    }
+  g_mutex_unlock (&core->lock);
+
+  if (cancellable)
+    {
+      g_cancellable_cancel (cancellable);
+      g_object_unref (cancellable);
+    }
+  deferred_run (&d);
+  return TRUE;
+}
+
+/* A snapshot of a live job. */
+static JupiterJob *
+record_snapshot_locked (JobRecord *rec)
+{
+  JupiterJob *job;
+
+  if (rec->phase != PHASE_RUNNING)
+    return jupiter_job_ref (rec->base);
+
+  job = jupiter_job_derive (rec->base, JUPITER_JOB_STATUS_RUNNING);
+  job->started_at = rec->started_at;
+  job->progress = rec->progress;
+  job->message = g_strdup (rec->message);
+  return job;
+}
+
+static JupiterJob *
+lookup_snapshot_locked (ManagerCore *core,
+                        const char  *job_id)
+{
+  JobRecord *rec = g_hash_table_lookup (core->live, job_id);
+  JupiterJob *job;
+
+  if (rec)
+    return record_snapshot_locked (rec);
+  job = g_hash_table_lookup (core->finished, job_id);
+  return job ? jupiter_job_ref (job) : NULL;
+}
+
+/**
+ * jupiter_job_manager_get:
+ * @self: a #JupiterJobManager
+ * @job_id: a job id
+ * @error: return location for a #GError
+ *
+ * A snapshot of the job as it is now.
+ *
+ * Returns: (transfer full): the job, or %NULL with
+ *   %JUPITER_JOB_ERROR_NOT_FOUND (unknown or pruned id)
+ */
+JupiterJob *
+jupiter_job_manager_get (JupiterJobManager *self,
+                         const char        *job_id,
+                         GError           **error)
+{
+  JupiterJob *job;
+
+  g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), NULL);
+  g_return_val_if_fail (job_id != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  g_mutex_lock (&self->core->lock);
+  job = lookup_snapshot_locked (self->core, job_id);
+  g_mutex_unlock (&self->core->lock);
+
+  if (job == NULL)
+    set_not_found (error, job_id);
+  return job;
+}
+
+static gboolean
+matches (JupiterJobStatus status,
+         const char      *plugin_id,
+         JupiterJobStatus job_status,
+         const char      *job_plugin_id)
+{
+  if (status != JUPITER_JOB_STATUS_ANY && status != job_status)
+    return FALSE;
+  if (plugin_id && g_strcmp0 (plugin_id, job_plugin_id) != 0)
+    return FALSE;
+  return TRUE;
+}
+
+static JupiterJobStatus
+record_status (JobRecord *rec)
+{
+  return rec->phase == PHASE_RUNNING ? JUPITER_JOB_STATUS_RUNNING : JUPITER_JOB_STATUS_PENDING;
+}
+
+static int
+newest_first (gconstpointer a,
+              gconstpointer b)
+{
+  const JupiterJob *ja = *(JupiterJob * const *) a;
+  const JupiterJob *jb = *(JupiterJob * const *) b;
+
+  return ja->seq < jb->seq ? 1 : (ja->seq > jb->seq ? -1 : 0);
+}
+
+/**
+ * jupiter_job_manager_list:
+ * @self: a #JupiterJobManager
+ * @status: a status to match, or %JUPITER_JOB_STATUS_ANY
+ * @plugin_id: (nullable): a plugin id to match, or %NULL for all
+ * @limit: the most jobs to return; 0 for all
+ *
+ * Snapshots of the matching jobs, newest (last submitted) first, taken
+ * consistently at one moment.
+ *
+ * Returns: (transfer full) (element-type JupiterJob): the jobs
+ */
+GPtrArray *
+jupiter_job_manager_list (JupiterJobManager *self,
+                          JupiterJobStatus   status,
+                          const char        *plugin_id,
+                          guint              limit)
+{
+  ManagerCore *core;
+  GPtrArray *jobs;
+  GHashTableIter iter;
+  gpointer value;
+
+  g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), NULL);
+  g_return_val_if_fail (status == JUPITER_JOB_STATUS_ANY ||
+                        (guint) status <= JUPITER_JOB_STATUS_CANCELLED, NULL);
+
+  core = self->core;
+  jobs = g_ptr_array_new_with_free_func ((GDestroyNotify) jupiter_job_unref);
+
+  g_mutex_lock (&core->lock);
+  g_hash_table_iter_init (&iter, core->live);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      JobRecord *rec = value;
+      if (matches (status, plugin_id, record_status (rec), rec->base->plugin_id))
+        g_ptr_array_add (jobs, record_snapshot_locked (rec));
+    }
+  if (status == JUPITER_JOB_STATUS_ANY || jupiter_job_status_is_finished (status))
+    {
+      for (JupiterJob *job = core->hist_tail; job; job = job->hist_prev)
+        if (matches (status, plugin_id, (JupiterJobStatus) job->status, job->plugin_id))
+          g_ptr_array_add (jobs, jupiter_job_ref (job));
+    }
+  g_mutex_unlock (&core->lock);
+
+  g_ptr_array_sort (jobs, newest_first);
+  if (limit > 0 && jobs->len > limit)
+    g_ptr_array_set_size (jobs, limit);
+  return jobs;
+}
+
+/**
+ * jupiter_job_manager_count:
+ * @self: a #JupiterJobManager
+ * @status: a status to match, or %JUPITER_JOB_STATUS_ANY
+ * @plugin_id: (nullable): a plugin id to match, or %NULL for all
+ *
+ * Counts the matching jobs without taking snapshots.
+ *
+ * Returns: the number of matching jobs held now
+ */
+guint
+jupiter_job_manager_count (JupiterJobManager *self,
+                           JupiterJobStatus   status,
+                           const char        *plugin_id)
+{
+  ManagerCore *core;
+  guint n = 0;
+
+  g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), 0);
+
+  core = self->core;
+  g_mutex_lock (&core->lock);
+  if (plugin_id == NULL)
+    {
+      switch ((int) status)
+        {
+        case JUPITER_JOB_STATUS_PENDING:
+          n = core->n_pending;
+          break;
+        case JUPITER_JOB_STATUS_RUNNING:
+          n = core->n_running;
+          break;
+        case JUPITER_JOB_STATUS_COMPLETED:
+          n = core->n_completed;
+          break;
+        case JUPITER_JOB_STATUS_FAILED:
+          n = core->n_failed;
+          break;
+        case JUPITER_JOB_STATUS_CANCELLED:
+          n = core->n_cancelled;
+          break;
+        default:
+          n = g_hash_table_size (core->live) + core->hist_len;
+          break;
+        }
+    }
+  else
+    {
+      GHashTableIter iter;
+      gpointer value;
+
+      g_hash_table_iter_init (&iter, core->live);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        {
+          JobRecord *rec = value;
+          n += matches (status, plugin_id, record_status (rec), rec->base->plugin_id);
+        }
+      for (JupiterJob *job = core->hist_head; job; job = job->hist_next)
+        n += matches (status, plugin_id, (JupiterJobStatus) job->status, job->plugin_id);
+    }
+  g_mutex_unlock (&core->lock);
+  return n;
+}
+
+/**
+ * jupiter_job_manager_get_stats:
+ * @self: a #JupiterJobManager
+ * @stats: (out caller-allocates): where to store the counters
+ *
+ * Fills @stats with the manager's counters, all read at one moment.
+ */
+void
+jupiter_job_manager_get_stats (JupiterJobManager *self,
+                               JupiterJobStats   *stats)
+{
+  ManagerCore *core;
+
+  g_return_if_fail (JUPITER_IS_JOB_MANAGER (self));
+  g_return_if_fail (stats != NULL);
+
+  core = self->core;
+  memset (stats, 0, sizeof *stats);
+  g_mutex_lock (&core->lock);
+  stats->pending = core->n_pending;
+  stats->running = core->n_running;
+  stats->completed = core->n_completed;
+  stats->failed = core->n_failed;
+  stats->cancelled = core->n_cancelled;
+  stats->overdue = core->n_overdue;
+  stats->submitted = core->submitted;
+  stats->rejected = core->rejected;
+  stats->timed_out = core->timed_out;
+  stats->total_completed = core->total_completed;
+  stats->total_failed = core->total_failed;
+  stats->total_cancelled = core->total_cancelled;
+  stats->pruned = core->pruned;
+  g_mutex_unlock (&core->lock);
+}
+
+/**
+ * jupiter_job_manager_clear_history:
+ * @self: a #JupiterJobManager
+ * @status: a terminal status, or %JUPITER_JOB_STATUS_ANY for every
+ *   finished job
+ *
+ * Removes finished jobs from the history. Pending and running jobs are
+ * never removed. Snapshots held elsewhere stay valid.
+ *
+ * Returns: the number of jobs removed
+ */
+guint
+jupiter_job_manager_clear_history (JupiterJobManager *self,
+                                   JupiterJobStatus   status)
+{
+  ManagerCore *core;
+  JupiterJob *job, *next;
+  guint n = 0;
+
+  g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), 0);
+  g_return_val_if_fail (status == JUPITER_JOB_STATUS_ANY || jupiter_job_status_is_finished (status), 0);
+
+  core = self->core;
+  g_mutex_lock (&core->lock);
+  for (job = core->hist_head; job; job = next)
+    {
+      next = job->hist_next;
+      if (status == JUPITER_JOB_STATUS_ANY || job->status == status)
+        {
+          history_remove_locked (core, job);
+          n++;
+        }
+    }
+  g_mutex_unlock (&core->lock);
+  return n;
+}
+
+/* The data of a wait's cancellation handler: it names the waiter by job id
+ * and serial, never by pointer, so it cannot reach a waiter that a finishing
+ * job already took. */
+typedef struct {
+  ManagerCore *core;
+  char        *key;
+  guint64      serial;
+} WaitHandle;
+
+static void
+wait_handle_free (gpointer data)
+{
+  WaitHandle *h = data;
+
+  core_unref (h->core);
+  g_free (h->key);
+  g_free (h);
+}
+
+/* Removes the waiter @serial of @key and returns it, or NULL. */
+static Waiter *
+waiter_take_locked (ManagerCore *core,
+                    const char  *key,
+                    guint64      serial)
+{
+  gpointer orig_key, value;
+  GSList *list;
+
+  if (!g_hash_table_lookup_extended (core->waiters, key, &orig_key, &value))
+    return NULL;
+  list = value;
+  for (GSList *l = list; l; l = l->next)
+    {
+      Waiter *w = l->data;
+
+      if (w->serial != serial)
+        continue;
+      list = g_slist_delete_link (list, l);
+      if (list)
+        g_hash_table_insert (core->waiters, g_strdup (key), list);
+      else
+        g_hash_table_remove (core->waiters, key);
+      return w;
+    }
+  return NULL;
+}
+
+static void
+waiter_cancelled_cb (GCancellable *cancellable,
+                     gpointer      user_data)
+{
+  WaitHandle *h = user_data;
+  Waiter *w;
+
+  g_mutex_lock (&h->core->lock);
+  w = waiter_take_locked (h->core, h->key, h->serial);
+  g_mutex_unlock (&h->core->lock);
+
+  if (w)
+    {
+      /* The handler stays connected (it cannot disconnect itself); its
+       * small data goes with the cancellable. */
+      g_task_return_error_if_cancelled (w->task);
+      g_object_unref (w->task);
+      g_clear_object (&w->cancellable);
+      g_free (w);
+    }
+}
+
+/**
+ * jupiter_job_manager_wait_async:
+ * @self: a #JupiterJobManager
+ * @job_id: a job id
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when the job has finished
+ * @user_data: data for @callback
+ *
+ * Waits for a job to reach a terminal state. @callback runs on the
+ * thread-default main context of the caller. The wait ends when the job's
+ * state changes, whether or not the manager's own context has delivered the
+ * terminal signal yet.
+ */
+void
+jupiter_job_manager_wait_async (JupiterJobManager  *self,
+                                const char         *job_id,
+                                GCancellable       *cancellable,
+                                GAsyncReadyCallback callback,
+                                gpointer            user_data)
+{
+  ManagerCore *core;
+  g_autoptr(GTask) task = NULL;
+  JupiterJob *job = NULL;
+  JobRecord *rec;
+  WaitHandle *h;
+  gulong handler;
+  guint64 serial;
+  gboolean gone;
+
+  g_return_if_fail (JUPITER_IS_JOB_MANAGER (self));
+  g_return_if_fail (job_id != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  core = self->core;
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, jupiter_job_manager_wait_async);
+
+  g_mutex_lock (&core->lock);
+  rec = g_hash_table_lookup (core->live, job_id);
+  if (rec == NULL)
+    {
+      job = g_hash_table_lookup (core->finished, job_id);
+      if (job)
+        jupiter_job_ref (job);
+      g_mutex_unlock (&core->lock);
+
+      if (job)
+        g_task_return_pointer (task, job, (GDestroyNotify) jupiter_job_unref);
+      else
+        g_task_return_new_error (task, JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_NOT_FOUND,
+                                 "No job with id “%s”", job_id);
+      return;
+    }
+
+  {
+    Waiter *w = g_new0 (Waiter, 1);
+    gpointer orig_key = NULL, value = NULL;
+    GSList *list;
+
+    w->task = g_object_ref (task);
+    w->cancellable = cancellable ? g_object_ref (cancellable) : NULL;
+    w->serial = serial = ++core->waiter_serial;
+    if (g_hash_table_lookup_extended (core->waiters, rec->base->id, &orig_key, &value))
+      g_hash_table_steal (core->waiters, rec->base->id);
+    else
+      orig_key = g_strdup (rec->base->id);
+    list = g_slist_prepend (value, w);
+    g_hash_table_insert (core->waiters, orig_key, list);
+  }
+  g_mutex_unlock (&core->lock);
+
+  if (cancellable == NULL)
+    return;
+
+  /* Connected outside the lock: the handler may run at once. */
+  h = g_new0 (WaitHandle, 1);
+  h->core = core_ref (core);
+  h->key = g_strdup (job_id);
+  h->serial = serial;
+  handler = g_cancellable_connect (cancellable, G_CALLBACK (waiter_cancelled_cb), h, wait_handle_free);
+
+  g_mutex_lock (&core->lock);
+  {
+    GSList *list = g_hash_table_lookup (core->waiters, job_id);
+    Waiter *w = NULL;
+
+    for (GSList *l = list; l; l = l->next)
+      if (((Waiter *) l->data)->serial == serial)
+        w = l->data;
+    if (w)
+      w->handler = handler;     /* the finishing job disconnects it */
+    gone = (w == NULL);
+  }
+  g_mutex_unlock (&core->lock);
+
+  /* Already finished or cancelled: nobody else will disconnect it. */
+  if (gone && handler != 0)
+    g_cancellable_disconnect (cancellable, handler);
+}
+
+/**
+ * jupiter_job_manager_wait_finish:
+ * @self: a #JupiterJobManager
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the finished job, or %NULL with @error set
+ *   (%JUPITER_JOB_ERROR_NOT_FOUND, or %G_IO_ERROR_CANCELLED)
+ */
+JupiterJob *
+jupiter_job_manager_wait_finish (JupiterJobManager *self,
+                                 GAsyncResult      *result,
+                                 GError           **error)
+{
+  g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == jupiter_job_manager_wait_async, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+wakeup_context_cb (GCancellable *cancellable,
+                   gpointer      user_data)
+{
+  g_main_context_wakeup (user_data);
+}
+
+typedef gboolean (*DoneFunc) (ManagerCore *core, gpointer data);
+
+/* Iterates the owner context until @done holds (checked under the lock),
+ * @cancellable fires or @deadline (monotonic, 0 = none) passes, then
+ * delivers every queued notification. Owner thread only. */
+static gboolean
+deadline_dispatch (GSource    *source,
+                   GSourceFunc callback,
+                   gpointer    user_data)
+{
+  g_source_set_ready_time (source, -1);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs deadline_source_funcs = {
+  .dispatch = deadline_dispatch,
+};
+
+static gboolean
+iterate_until (JupiterJobManager *self,
+               DoneFunc           done,
+               gpointer           data,
+               GCancellable      *cancellable,
+               gint64             deadline,
+               GError           **error)
+{
+  ManagerCore *core = self->core;
+  gulong handler = 0;
+  GSource *timeout = NULL;
+  gboolean reached = FALSE;
+
+  if (!g_main_context_acquire (core->context))
+    {
+      g_critical ("JupiterJobManager %p: waiting needs the manager's main context, "
+                  "which another thread owns", (void *) self);
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                           "The job manager's main context is owned by another thread");
+      return FALSE;
+    }
+
+  if (cancellable)
+    handler = g_cancellable_connect (cancellable, G_CALLBACK (wakeup_context_cb),
+                                     g_main_context_ref (core->context),
+                                     (GDestroyNotify) g_main_context_unref);
+  if (deadline > 0)
+    {
+      /* A source that only wakes the loop at the deadline. */
+      timeout = g_source_new (&deadline_source_funcs, sizeof (GSource));
+      g_source_set_ready_time (timeout, deadline);
+      g_source_set_static_name (timeout, "[jupiter] wait deadline");
+      g_source_attach (timeout, core->context);
+    }
+
+  for (;;)
+    {
+      gboolean ok;
+
+      g_mutex_lock (&core->lock);
+      ok = done (core, data);
+      g_mutex_unlock (&core->lock);
+      if (ok)
+        {
+          reached = TRUE;
+          break;
+        }
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        break;
+      if (deadline > 0 && g_get_monotonic_time () >= deadline)
+        break;
+      g_main_context_iteration (core->context, TRUE);
+    }
+
+  if (timeout)
+    {
+      g_source_destroy (timeout);
+      g_source_unref (timeout);
+    }
+  if (handler)
+    g_cancellable_disconnect (cancellable, handler);
+
+  deliver_all (self);
+  g_main_context_release (core->context);
+  return reached;
+}
+
+static gboolean
+job_done_locked (ManagerCore *core,
+                 gpointer     data)
+{
+  return g_hash_table_lookup (core->live, data) == NULL;
+}
+
+/**
+ * jupiter_job_manager_wait:
+ * @self: a #JupiterJobManager
+ * @job_id: a job id
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Blocks until the job has finished, iterating the manager's main context
+ * meanwhile, then delivers every queued notification, so the job's
+ * terminal signal has been emitted when this returns. Call it from the
+ * thread that runs (or may acquire) the manager's context; it is meant for
+ * command-line programs and tests.
+ *
+ * Returns: (transfer full): the finished job, or %NULL with @error set
+ *   (%JUPITER_JOB_ERROR_NOT_FOUND, %G_IO_ERROR_CANCELLED)
+ */
+JupiterJob *
+jupiter_job_manager_wait (JupiterJobManager *self,
+                          const char        *job_id,
+                          GCancellable      *cancellable,
+                          GError           **error)
+{
+  g_autofree char *id = NULL;
+  JupiterJob *job;
+
+  g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), NULL);
+  g_return_val_if_fail (job_id != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  job = jupiter_job_manager_get (self, job_id, error);
+  if (job == NULL)
+    return NULL;
+  if (jupiter_job_is_finished (job))
+    {
+      jupiter_job_unref (job);
+      iterate_until (self, job_done_locked, (gpointer) job_id, NULL, 0, NULL);
+      return jupiter_job_manager_get (self, job_id, error);
+    }
+  id = g_strdup (job->id);
+  jupiter_job_unref (job);
+
+  if (!iterate_until (self, job_done_locked, id, cancellable, 0, error))
+    return NULL;
+
+  /* A job pruned at once (history-limit 0) can no longer be looked up. */
+  return jupiter_job_manager_get (self, id, error);
+}
+
+static gboolean
+idle_locked (ManagerCore *core,
+             gpointer     data)
+{
+  return g_hash_table_size (core->live) == 0;
+}
+
+/**
+ * jupiter_job_manager_wait_idle:
+ * @self: a #JupiterJobManager
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Like jupiter_job_manager_wait(), for every job: blocks until no job is
+ * pending or running, then delivers every queued notification.
+ *
+ * Returns: %TRUE when idle, %FALSE with @error set if cancelled
+ */
+gboolean
+jupiter_job_manager_wait_idle (JupiterJobManager *self,
+                               GCancellable      *cancellable,
+                               GError           **error)
+{
+  g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return iterate_until (self, idle_locked, NULL, cancellable, 0, error);
+}
+
+static gboolean
+no_function_running_locked (ManagerCore *core,
+                            gpointer     data)
+{
+  return core->slots_used == 0;
+}
+
+/**
+ * jupiter_job_manager_shutdown:
+ * @self: a #JupiterJobManager
+ * @grace: how long running jobs may take to finish, in microseconds
+ * @error: return location for a #GError
+ *
+ * Stops accepting jobs (later submissions fail with
+ * %JUPITER_JOB_ERROR_SHUTTING_DOWN), cancels every pending job, then
+ * iterates the manager's main context until every running job's function
+ * has returned or @grace has passed. Jobs still running then have their
+ * cancellables triggered. Every queued notification is delivered before
+ * this returns. Call it from the thread that runs the manager's context.
+ *
+ * Returns: %TRUE if no job function is still running; %FALSE with
+ *   %JUPITER_JOB_ERROR_TIMED_OUT naming how many still run
+ */
+gboolean
+jupiter_job_manager_shutdown (JupiterJobManager *self,
+                              GTimeSpan          grace,
+                              GError           **error)
+{
+  ManagerCore *core;
+  GPtrArray *unstarted, *cancellables;
+  GHashTableIter iter;
+  gpointer value;
+  Deferred d = { 0 };
+  guint still;
+
+  g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), FALSE);
+  g_return_val_if_fail (grace >= 0, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  core = self->core;
+  unstarted = g_ptr_array_new ();
+  g_mutex_lock (&core->lock);
+  core->shutting_down = TRUE;
+  g_hash_table_iter_init (&iter, core->live);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (((JobRecord *) value)->phase != PHASE_RUNNING)
+      g_ptr_array_add (unstarted, value);
+  g_ptr_array_sort (unstarted, NULL);
+  for (guint i = 0; i < unstarted->len; i++)
+    cancel_unstarted_locked (core, g_ptr_array_index (unstarted, i),
+                             g_error_new (JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_CANCELLED,
+                                          "Job %s (“%s”) was cancelled: the job manager is shutting down",
+                                          ((JobRecord *) g_ptr_array_index (unstarted, i))->base->id,
+                                          ((JobRecord *) g_ptr_array_index (unstarted, i))->base->name),
+                             &d);
+  g_mutex_unlock (&core->lock);
+  g_ptr_array_free (unstarted, TRUE);
+  deferred_run (&d);
+
+  if (iterate_until (self, no_function_running_locked, NULL, NULL,
+                     g_get_monotonic_time () + grace, NULL))
+    return TRUE;
+
+  cancellables = g_ptr_array_new_with_free_func (g_object_unref);
+  g_mutex_lock (&core->lock);
+  still = core->slots_used;
+  g_hash_table_iter_init (&iter, core->live);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      JobRecord *rec = value;
+
+      rec->cancel_requested = TRUE;
+      g_atomic_int_set (&rec->cancel_flag, TRUE);
+      if (rec->cancellable)
+        g_ptr_array_add (cancellables, g_object_ref (rec->cancellable));
+    }
+  g_mutex_unlock (&core->lock);
+  for (guint i = 0; i < cancellables->len; i++)
+    g_cancellable_cancel (g_ptr_array_index (cancellables, i));
+  g_ptr_array_free (cancellables, TRUE);
+
+  g_set_error (error, JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_TIMED_OUT,
+               "%u job functions were still running after the grace period of %" G_GINT64_FORMAT " ms; "
+               "they have been cancelled", still, grace / 1000);
+  return FALSE;
+}
+
+/**
+ * jupiter_job_manager_is_shutting_down:
+ * @self: a #JupiterJobManager
+ *
+ * Returns: %TRUE once jupiter_job_manager_shutdown() was called
+ */
+gboolean
+jupiter_job_manager_is_shutting_down (JupiterJobManager *self)
+{
+  gboolean ret;
+
+  g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), FALSE);
+
+  g_mutex_lock (&self->core->lock);
+  ret = self->core->shutting_down;
+  g_mutex_unlock (&self->core->lock);
+  return ret;
+}
+
+/**
+ * jupiter_job_manager_set_plugin_max_concurrent:
+ * @self: a #JupiterJobManager
+ * @plugin_id: a plugin id
+ * @max_concurrent: the most jobs of @plugin_id that run at once; 0 returns
+ *   to #JupiterJobManager:max-concurrent-per-plugin
+ *
+ * Sets one plugin's concurrency cap.
+ */
+void
+jupiter_job_manager_set_plugin_max_concurrent (JupiterJobManager *self,
+                                               const char        *plugin_id,
+                                               guint              max_concurrent)
+{
+  ManagerCore *core;
+  GRefString *id;
+  PluginQueue *q;
+  Deferred d = { 0 };
+
+  g_return_if_fail (JUPITER_IS_JOB_MANAGER (self));
+  g_return_if_fail (plugin_id != NULL && *plugin_id != '\0');
+
+  core = self->core;
+  id = g_ref_string_new_intern (plugin_id);
+  g_mutex_lock (&core->lock);
+  q = queue_for_locked (core, id);
+  q->max_concurrent = max_concurrent;
+  ring_add_locked (core, q);
+  dispatch_locked (core, NULL, &d);
+  g_mutex_unlock (&core->lock);
+  g_ref_string_release (id);
+  deferred_run (&d);
+}
+
+/**
+ * jupiter_job_manager_get_context:
+ * @self: a #JupiterJobManager
+ *
+ * Returns: (transfer none): the main context the manager belongs to, where
+ *   its signals are emitted
+ */
+GMainContext *
+jupiter_job_manager_get_context (JupiterJobManager *self)
+{
+  g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), NULL);
+  return self->core->context;
+}
+
+#define LOCKED_GETTER(type, name, field)                                       \
+  type                                                                         \
+  jupiter_job_manager_get_##name (JupiterJobManager *self)                     \
+  {                                                                            \
+    type v;                                                                    \
+    g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), 0);                   \
+    g_mutex_lock (&self->core->lock);                                          \
+    v = self->core->field;                                                     \
+    g_mutex_unlock (&self->core->lock);                                        \
+    return v;                                                                  \
+  }
+
+/**
+ * jupiter_job_manager_get_max_concurrent:
+ * @self: a #JupiterJobManager
+ *
+ * Returns: #JupiterJobManager:max-concurrent
+ */
+LOCKED_GETTER (guint, max_concurrent, max_concurrent)
+
+/**
+ * jupiter_job_manager_get_max_concurrent_per_plugin:
+ * @self: a #JupiterJobManager
+ *
+ * Returns: #JupiterJobManager:max-concurrent-per-plugin
+ */
+LOCKED_GETTER (guint, max_concurrent_per_plugin, max_per_plugin)
+
+/**
+ * jupiter_job_manager_get_max_pending:
+ * @self: a #JupiterJobManager
+ *
+ * Returns: #JupiterJobManager:max-pending
+ */
+LOCKED_GETTER (guint, max_pending, max_pending)
+
+/**
+ * jupiter_job_manager_get_history_limit:
+ * @self: a #JupiterJobManager
+ *
+ * Returns: #JupiterJobManager:history-limit
+ */
+LOCKED_GETTER (guint, history_limit, history_limit)
+
+/**
+ * jupiter_job_manager_get_default_timeout:
+ * @self: a #JupiterJobManager
+ *
+ * Returns: #JupiterJobManager:default-timeout
+ */
+LOCKED_GETTER (GTimeSpan, default_timeout, default_timeout)
+
+/* Sets a guint field under the lock, dispatches if asked, notifies. */
+static void
+set_uint_field (JupiterJobManager *self,
+                guint             *field,
+                guint              value,
+                guint              prop_id)
+{
+  ManagerCore *core = self->core;
+  Deferred d = { 0 };
+  gboolean changed;
+
+  g_mutex_lock (&core->lock);
+  changed = *field != value;
+  *field = value;
+  if (changed)
+    {
+      GHashTableIter iter;
+      gpointer q;
+
+      if (field == &core->max_concurrent && core->pool)
+        g_thread_pool_set_max_threads (core->pool, (int) value, NULL);
+      if (field == &core->history_limit)
+        history_prune_locked (core);
+      /* Raised caps may let queued jobs start. */
+      g_hash_table_iter_init (&iter, core->queues);
+      while (g_hash_table_iter_next (&iter, NULL, &q))
+        ring_add_locked (core, q);
+      ring_add_locked (core, core->default_queue);
+      dispatch_locked (core, NULL, &d);
+    }
+  g_mutex_unlock (&core->lock);
+  deferred_run (&d);
+
+  if (changed)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[prop_id]);
+}
+
+/**
+ * jupiter_job_manager_set_max_concurrent:
+ * @self: a #JupiterJobManager
+ * @max_concurrent: at least 1
+ *
+ * Sets #JupiterJobManager:max-concurrent. Lowering it stops new starts
+ * until enough running jobs finish; it never interrupts one.
+ */
+void
+jupiter_job_manager_set_max_concurrent (JupiterJobManager *self,
+                                        guint              max_concurrent)
+{
+  g_return_if_fail (JUPITER_IS_JOB_MANAGER (self));
+  g_return_if_fail (max_concurrent >= 1);
+
+  set_uint_field (self, &self->core->max_concurrent, max_concurrent, PROP_MAX_CONCURRENT);
+}
+
+/**
+ * jupiter_job_manager_set_max_concurrent_per_plugin:
+ * @self: a #JupiterJobManager
+ * @max_concurrent: the cap, or 0 for none
+ *
+ * Sets #JupiterJobManager:max-concurrent-per-plugin.
+ */
+void
+jupiter_job_manager_set_max_concurrent_per_plugin (JupiterJobManager *self,
+                                                   guint              max_concurrent)
+{
+  g_return_if_fail (JUPITER_IS_JOB_MANAGER (self));
+
+  set_uint_field (self, &self->core->max_per_plugin, max_concurrent,
+                  PROP_MAX_CONCURRENT_PER_PLUGIN);
+}
+
+/**
+ * jupiter_job_manager_set_max_pending:
+ * @self: a #JupiterJobManager
+ * @max_pending: the most queued jobs
+ *
+ * Sets #JupiterJobManager:max-pending. Jobs already queued stay queued.
+ */
+void
+jupiter_job_manager_set_max_pending (JupiterJobManager *self,
+                                     guint              max_pending)
+{
+  g_return_if_fail (JUPITER_IS_JOB_MANAGER (self));
+
+  set_uint_field (self, &self->core->max_pending, max_pending, PROP_MAX_PENDING);
+}
+
+/**
+ * jupiter_job_manager_set_history_limit:
+ * @self: a #JupiterJobManager
+ * @history_limit: the most finished jobs kept
+ *
+ * Sets #JupiterJobManager:history-limit, pruning at once if needed.
+ */
+void
+jupiter_job_manager_set_history_limit (JupiterJobManager *self,
+                                       guint              history_limit)
+{
+  g_return_if_fail (JUPITER_IS_JOB_MANAGER (self));
+
+  set_uint_field (self, &self->core->history_limit, history_limit, PROP_HISTORY_LIMIT);
+}
+
+/**
+ * jupiter_job_manager_set_default_timeout:
+ * @self: a #JupiterJobManager
+ * @timeout: microseconds, or 0 for none
+ *
+ * Sets #JupiterJobManager:default-timeout for jobs submitted from now on.
+ */
+void
+jupiter_job_manager_set_default_timeout (JupiterJobManager *self,
+                                         GTimeSpan          timeout)
+{
+  gboolean changed;
+
+  g_return_if_fail (JUPITER_IS_JOB_MANAGER (self));
+  g_return_if_fail (timeout >= 0);
+
+  g_mutex_lock (&self->core->lock);
+  changed = self->core->default_timeout != timeout;
+  self->core->default_timeout = timeout;
+  g_mutex_unlock (&self->core->lock);
+
+  if (changed)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DEFAULT_TIMEOUT]);
+}

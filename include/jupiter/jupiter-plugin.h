@@ -1,0 +1,381 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * jupiter-plugin.h: the Jupiter SDK header.
+ *
+ * This header is self-contained: plugin authors include it on its own and link
+ * only GLib and json-glib. Every call a running job makes (its id, its args,
+ * progress, cancellation, logging, returning a result or an error) is defined
+ * here once, as an inline call through a versioned table of host functions
+ * that the host hands over. The host library exports no functions of these
+ * names, so a plugin has no link-time dependency on the host, and job code in
+ * an embedding program uses the very same calls.
+ */
+#pragma once
+
+#include <stdarg.h>
+
+#include <gio/gio.h>
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+/**
+ * JUPITER_SDK_ABI_MAJOR:
+ *
+ * The major version of the host/plugin ABI. A host refuses a plugin built
+ * for another major version.
+ */
+#define JUPITER_SDK_ABI_MAJOR 1
+
+/**
+ * JUPITER_SDK_ABI_MINOR:
+ *
+ * The minor version of the host/plugin ABI. Minor versions only append
+ * members to the host function table; a host refuses a plugin built for a
+ * newer minor version than its own.
+ */
+#define JUPITER_SDK_ABI_MINOR 0
+
+typedef struct _JupiterJobContext JupiterJobContext;
+typedef struct _JupiterHostFuncs  JupiterHostFuncs;
+
+/**
+ * JupiterHostFuncs:
+ * @abi_major: the host's %JUPITER_SDK_ABI_MAJOR
+ * @abi_minor: the host's %JUPITER_SDK_ABI_MINOR
+ * @struct_size: `sizeof (JupiterHostFuncs)` as the host was built
+ *
+ * The table of host functions a plugin reaches the host through. Members
+ * are only ever appended; use JUPITER_HOST_FUNCS_HAS() before calling a
+ * member that is newer than ABI 1.0. The remaining members are private to
+ * the inline calls in this header.
+ */
+struct _JupiterHostFuncs
+{
+  guint16 abi_major;
+  guint16 abi_minor;
+  guint32 struct_size;
+
+  /*< private >*/
+  const char *(*context_get_job_id) (JupiterJobContext *context);
+  const char *(*context_get_plugin_id) (JupiterJobContext *context);
+  const char *(*context_get_entry_name) (JupiterJobContext *context);
+  JsonNode *(*context_get_args) (JupiterJobContext *context);
+  GCancellable *(*context_get_cancellable) (JupiterJobContext *context);
+  gboolean (*context_is_cancelled) (JupiterJobContext *context);
+  void (*context_set_progress) (JupiterJobContext *context,
+                                double             fraction,
+                                const char        *message);
+  void (*context_log) (JupiterJobContext *context,
+                       GLogLevelFlags     level,
+                       const char        *message);
+  JupiterJobContext *(*context_ref) (JupiterJobContext *context);
+  void (*context_unref) (JupiterJobContext *context);
+  void (*context_return_result) (JupiterJobContext *context,
+                                 JsonNode          *result);
+  void (*context_return_error) (JupiterJobContext *context,
+                                GError            *error);
+};
+
+/**
+ * JUPITER_HOST_FUNCS_HAS:
+ * @funcs: a #JupiterHostFuncs
+ * @member: a member name
+ *
+ * Whether the host that handed over @funcs has @member.
+ */
+#define JUPITER_HOST_FUNCS_HAS(funcs, member)                                  \
+  ((funcs)->struct_size >= G_STRUCT_OFFSET (JupiterHostFuncs, member) +        \
+                             sizeof (((JupiterHostFuncs *) 0)->member))
+
+/**
+ * JupiterJobContext:
+ *
+ * What running job code holds: the job's id and args, a cancellable,
+ * progress reporting, a logger that tags the job, and (for asynchronous job
+ * functions) the calls that finish the job.
+ *
+ * The context is owned by the host. A synchronous job function borrows it for
+ * the duration of the call. An asynchronous job function that finishes later
+ * takes a reference with jupiter_job_context_ref() and calls exactly one of
+ * jupiter_job_context_return_result() or jupiter_job_context_return_error(),
+ * from any thread, then drops its reference. A context whose last reference
+ * is dropped without a return fails the job ("finished without returning").
+ *
+ * Every call on a context is safe from any thread.
+ */
+struct _JupiterJobContext
+{
+  /*< private >*/
+  const JupiterHostFuncs *funcs;
+};
+
+/**
+ * JupiterJobFunc:
+ * @context: (transfer none): the running job's context
+ * @user_data: the data given at submission
+ * @error: return location for the job's error
+ *
+ * A synchronous job function. It runs in a worker thread; it should check
+ * jupiter_job_context_is_cancelled() or the context's #GCancellable now and
+ * then. It must not call the return functions of its context.
+ *
+ * Returns: (transfer full) (nullable): the job's result; %NULL with @error
+ *   set fails the job, %NULL without an error completes it with no result.
+ */
+typedef JsonNode *(*JupiterJobFunc) (JupiterJobContext *context,
+                                     gpointer           user_data,
+                                     GError           **error);
+
+/**
+ * JupiterJobAsyncFunc:
+ * @context: (transfer none): the job's context
+ * @user_data: the data given at submission
+ *
+ * An asynchronous job function. It is started on the job manager's main
+ * context, must not block, and finishes the job by calling
+ * jupiter_job_context_return_result() or jupiter_job_context_return_error()
+ * (now, or later from any thread after taking a reference on @context).
+ */
+typedef void (*JupiterJobAsyncFunc) (JupiterJobContext *context,
+                                     gpointer           user_data);
+
+/**
+ * jupiter_job_context_get_id:
+ * @context: a #JupiterJobContext
+ *
+ * Returns: (transfer none): the job's id, a UUID string
+ */
+static inline const char *
+jupiter_job_context_get_id (JupiterJobContext *context)
+{
+  g_return_val_if_fail (context != NULL, NULL);
+  return context->funcs->context_get_job_id (context);
+}
+
+/**
+ * jupiter_job_context_get_plugin_id:
+ * @context: a #JupiterJobContext
+ *
+ * Returns: (transfer none) (nullable): the plugin id the job was submitted for
+ */
+static inline const char *
+jupiter_job_context_get_plugin_id (JupiterJobContext *context)
+{
+  g_return_val_if_fail (context != NULL, NULL);
+  return context->funcs->context_get_plugin_id (context);
+}
+
+/**
+ * jupiter_job_context_get_entry_name:
+ * @context: a #JupiterJobContext
+ *
+ * Returns: (transfer none) (nullable): the entry point the job runs
+ */
+static inline const char *
+jupiter_job_context_get_entry_name (JupiterJobContext *context)
+{
+  g_return_val_if_fail (context != NULL, NULL);
+  return context->funcs->context_get_entry_name (context);
+}
+
+/**
+ * jupiter_job_context_get_args:
+ * @context: a #JupiterJobContext
+ *
+ * The job's arguments. The node is sealed (immutable) and lives as long as
+ * the context.
+ *
+ * Returns: (transfer none) (nullable): the arguments, or %NULL if none
+ */
+static inline JsonNode *
+jupiter_job_context_get_args (JupiterJobContext *context)
+{
+  g_return_val_if_fail (context != NULL, NULL);
+  return context->funcs->context_get_args (context);
+}
+
+/**
+ * jupiter_job_context_get_cancellable:
+ * @context: a #JupiterJobContext
+ *
+ * The job's cancellable, created on first use. It is triggered when the job
+ * is cancelled or reaches its timeout. Handlers connected to it run in the
+ * thread that cancels the job.
+ *
+ * Returns: (transfer none): the cancellable, valid as long as the context
+ */
+static inline GCancellable *
+jupiter_job_context_get_cancellable (JupiterJobContext *context)
+{
+  g_return_val_if_fail (context != NULL, NULL);
+  return context->funcs->context_get_cancellable (context);
+}
+
+/**
+ * jupiter_job_context_is_cancelled:
+ * @context: a #JupiterJobContext
+ *
+ * Whether the job was cancelled or timed out. Cheaper than creating the
+ * cancellable when all the job does is poll.
+ *
+ * Returns: %TRUE if the job should stop
+ */
+static inline gboolean
+jupiter_job_context_is_cancelled (JupiterJobContext *context)
+{
+  g_return_val_if_fail (context != NULL, FALSE);
+  return context->funcs->context_is_cancelled (context);
+}
+
+/**
+ * jupiter_job_context_set_progress:
+ * @context: a #JupiterJobContext
+ * @fraction: progress from 0.0 to 1.0 (clamped; NaN is ignored)
+ * @message: (nullable): a short description of the current step
+ *
+ * Records the job's progress at once. The `job-progress` signal follows on
+ * the manager's main context; updates that arrive faster than that context
+ * runs are merged, the latest winning.
+ */
+static inline void
+jupiter_job_context_set_progress (JupiterJobContext *context,
+                                  double             fraction,
+                                  const char        *message)
+{
+  g_return_if_fail (context != NULL);
+  context->funcs->context_set_progress (context, fraction, message);
+}
+
+/**
+ * jupiter_job_context_log:
+ * @context: a #JupiterJobContext
+ * @level: a log level, e.g. %G_LOG_LEVEL_INFO
+ * @format: printf()-style format
+ * @...: arguments for @format
+ *
+ * Logs a message tagged with the job id, plugin id and entry name, through
+ * g_log_structured() in the host's `Jupiter` domain.
+ */
+static inline void jupiter_job_context_log (JupiterJobContext *context,
+                                            GLogLevelFlags     level,
+                                            const char        *format,
+                                            ...) G_GNUC_PRINTF (3, 4);
+static inline void
+jupiter_job_context_log (JupiterJobContext *context,
+                         GLogLevelFlags     level,
+                         const char        *format,
+                         ...)
+{
+  char *message;
+  va_list args;
+
+  g_return_if_fail (context != NULL);
+  g_return_if_fail (format != NULL);
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  context->funcs->context_log (context, level, message);
+  g_free (message);
+}
+
+/**
+ * jupiter_job_context_ref:
+ * @context: a #JupiterJobContext
+ *
+ * Takes a reference, for an asynchronous job that returns later.
+ *
+ * Returns: (transfer full): @context
+ */
+static inline JupiterJobContext *
+jupiter_job_context_ref (JupiterJobContext *context)
+{
+  g_return_val_if_fail (context != NULL, NULL);
+  return context->funcs->context_ref (context);
+}
+
+/**
+ * jupiter_job_context_unref:
+ * @context: (transfer full): a #JupiterJobContext
+ *
+ * Drops a reference. Dropping the last reference of an asynchronous job's
+ * context that has not returned fails the job.
+ */
+static inline void
+jupiter_job_context_unref (JupiterJobContext *context)
+{
+  g_return_if_fail (context != NULL);
+  context->funcs->context_unref (context);
+}
+
+/**
+ * jupiter_job_context_return_result:
+ * @context: the context of an asynchronous job
+ * @result: (transfer full) (nullable): the result; it is sealed
+ *
+ * Completes an asynchronous job, from any thread. Returning twice, or from
+ * a synchronous job, is a programmer error. A result that arrives after the
+ * job was cancelled or timed out is discarded.
+ */
+static inline void
+jupiter_job_context_return_result (JupiterJobContext *context,
+                                   JsonNode          *result)
+{
+  g_return_if_fail (context != NULL);
+  context->funcs->context_return_result (context, result);
+}
+
+/**
+ * jupiter_job_context_return_error:
+ * @context: the context of an asynchronous job
+ * @error: (transfer full): the error
+ *
+ * Fails an asynchronous job with @error, from any thread. The same rules as
+ * for jupiter_job_context_return_result() apply.
+ */
+static inline void
+jupiter_job_context_return_error (JupiterJobContext *context,
+                                  GError            *error)
+{
+  g_return_if_fail (context != NULL);
+  g_return_if_fail (error != NULL);
+  context->funcs->context_return_error (context, error);
+}
+
+/**
+ * jupiter_job_context_return_new_error:
+ * @context: the context of an asynchronous job
+ * @domain: error domain
+ * @code: error code
+ * @format: printf()-style message
+ * @...: arguments for @format
+ *
+ * Like jupiter_job_context_return_error(), building the error in place.
+ */
+static inline void jupiter_job_context_return_new_error (JupiterJobContext *context,
+                                                         GQuark             domain,
+                                                         int                code,
+                                                         const char        *format,
+                                                         ...) G_GNUC_PRINTF (4, 5);
+static inline void
+jupiter_job_context_return_new_error (JupiterJobContext *context,
+                                      GQuark             domain,
+                                      int                code,
+                                      const char        *format,
+                                      ...)
+{
+  GError *error;
+  va_list args;
+
+  g_return_if_fail (context != NULL);
+  g_return_if_fail (format != NULL);
+
+  va_start (args, format);
+  error = g_error_new_valist (domain, code, format, args);
+  va_end (args);
+  context->funcs->context_return_error (context, error);
+}
+
+G_END_DECLS

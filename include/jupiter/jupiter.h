@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#define JUPITER_INSIDE
+
+#include <jupiter/jupiter-version.h>
+#include <jupiter/jupiter-version-macros.h>
+#include <jupiter/jupiter-plugin.h>
+#include <jupiter/jupiter-job.h>
+#include <jupiter/jupiter-job-options.h>
+#include <jupiter/jupiter-job-manager.h>
+#include <jupiter/jupiter-enum-types.h>
+
+#undef JUPITER_INSIDE
