@@ -1071,6 +1071,18 @@ typedef struct {
   JupiterJob *terminal;
 } EventItem;
 
+/* Whether emitting would reach a handler; snapshots are only built then.
+ * GLib 2.74 matches a given detail exactly, so detail-less handlers are
+ * looked up separately. */
+static gboolean
+has_handlers (JupiterJobManager *self,
+              guint              sig,
+              GQuark             detail)
+{
+  return g_signal_has_handler_pending (self, signals[sig], 0, FALSE) ||
+         (detail != 0 && g_signal_has_handler_pending (self, signals[sig], detail, FALSE));
+}
+
 /* Takes up to @max queued notifications (and the async jobs to start) and
  * delivers them. Returns TRUE if more are queued. Owner thread only. */
 static gboolean
@@ -1127,14 +1139,14 @@ deliver_batch (JupiterJobManager *self,
       GQuark detail = rec->queue->detail;
 
       if ((it->flags & EVENT_STARTED) &&
-          g_signal_has_handler_pending (self, signals[SIGNAL_JOB_STARTED], detail, FALSE))
+          has_handlers (self, SIGNAL_JOB_STARTED, detail))
         {
           g_autoptr(JupiterJob) snap = jupiter_job_derive (rec->base, JUPITER_JOB_STATUS_RUNNING);
           snap->started_at = it->started_at;
           g_signal_emit (self, signals[SIGNAL_JOB_STARTED], detail, snap);
         }
       if ((it->flags & EVENT_PROGRESS) &&
-          g_signal_has_handler_pending (self, signals[SIGNAL_JOB_PROGRESS], detail, FALSE))
+          has_handlers (self, SIGNAL_JOB_PROGRESS, detail))
         {
           g_autoptr(JupiterJob) snap = jupiter_job_derive (rec->base, JUPITER_JOB_STATUS_RUNNING);
           snap->started_at = it->started_at;
