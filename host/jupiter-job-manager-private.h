@@ -100,8 +100,11 @@ struct _ManagerCore
   GMutex           lock;          /* guards everything below */
   GCond            timer_cond;    /* wakes the timer thread */
 
+  GSource         *source_ref;    /* a reference to it, immutable; wakeups go here */
   GSource         *source;        /* notification source; NULL once disposed */
-  gboolean         armed;         /* source ready time set */
+  gboolean         armed;         /* a wakeup was made or is owed */
+  gboolean         wake_owed;     /* core_unlock() must wake the source */
+  gboolean         delivering;    /* the owner thread is in deliver_batch() */
   gboolean         shutting_down;
 
   /* settings */

@@ -185,6 +185,21 @@ deferred_run (Deferred *d)
 /* ------------------------------------------------------------------------ */
 /* The core                                                                  */
 
+/* Job ids are random UUIDs: their first eight characters carry 32 random
+ * bits, so hashing them is enough and four times cheaper than the whole
+ * string (the tables hash every id several times per job). Any string hashes
+ * consistently, so lookups of arbitrary ids stay correct. */
+static guint
+job_id_hash (gconstpointer key)
+{
+  const char *s = key;
+  guint h = 5381;
+
+  for (guint i = 0; i < 8 && s[i] != '\0'; i++)
+    h = h * 33 + (guchar) s[i];
+  return h;
+}
+
 static ManagerCore *
 core_ref (ManagerCore *core)
 {
@@ -221,6 +236,7 @@ core_unref (ManagerCore *core)
   g_queue_clear (&core->ring);
   g_hash_table_destroy (core->waiters);
   g_clear_pointer (&core->deadlines, g_sequence_free);
+  g_source_unref (core->source_ref);
   g_main_context_unref (core->context);
   g_cond_clear (&core->timer_cond);
   g_mutex_clear (&core->lock);
@@ -327,14 +343,29 @@ record_from_context (JupiterJobContext *context)
 /* ------------------------------------------------------------------------ */
 /* Notifications                                                             */
 
+/* Arms the notification source. The wakeup itself is a system call, so it is
+ * made by core_unlock(), after the lock is released; while the owner thread
+ * is delivering, it picks new notifications up before it returns. */
 static void
 arm_source_locked (ManagerCore *core)
 {
-  if (!core->armed && core->source != NULL)
+  if (!core->armed && !core->delivering && core->source != NULL)
     {
       core->armed = TRUE;
-      g_source_set_ready_time (core->source, 0);
+      core->wake_owed = TRUE;
     }
+}
+
+/* Every release of core->lock outside a condition wait goes through here. */
+static void
+core_unlock (ManagerCore *core)
+{
+  gboolean wake = core->wake_owed;
+
+  core->wake_owed = FALSE;
+  g_mutex_unlock (&core->lock);
+  if (wake)
+    g_source_set_ready_time (core->source_ref, 0);
 }
 
 static void
@@ -707,6 +738,19 @@ worker_func (gpointer data,
   JobRecord *rec = data;
   ManagerCore *core = user_data;
 
+  g_mutex_lock (&core->lock);
+  if (rec->phase != PHASE_STARTING)
+    {
+      /* Cancelled between dispatch and now; its slot is already free. */
+      core_unlock (core);
+      record_unref (rec);
+      return;
+    }
+  mark_running_locked (core, rec);
+  core_unlock (core);
+
+  /* One lock section per job: finishing a job also starts the next one this
+   * thread takes over, without going back through the pool. */
   while (rec != NULL)
     {
       Deferred d = { 0 };
@@ -714,24 +758,15 @@ worker_func (gpointer data,
       JsonNode *result;
       GError *error = NULL;
 
-      g_mutex_lock (&core->lock);
-      if (rec->phase != PHASE_STARTING)
-        {
-          /* Cancelled between dispatch and now; its slot is already free. */
-          g_mutex_unlock (&core->lock);
-          record_unref (rec);
-          return;
-        }
-      mark_running_locked (core, rec);
-      g_mutex_unlock (&core->lock);
-
       g_atomic_int_set (&rec->ctx_refs, 1);
       record_ref (rec);                            /* the context's reference */
       result = rec->func (&rec->parent, rec->user_data, &error);
 
       g_mutex_lock (&core->lock);
       function_done_locked (core, rec, result, error, &next, &d);
-      g_mutex_unlock (&core->lock);
+      if (next)
+        mark_running_locked (core, next);          /* dispatched just now: STARTING */
+      core_unlock (core);
 
       record_release_function (rec);
       jupiter_job_context_unref (&rec->parent);   /* the worker's context reference */
@@ -748,12 +783,12 @@ start_async (ManagerCore *core,
   g_mutex_lock (&core->lock);
   if (rec->phase != PHASE_STARTING)
     {
-      g_mutex_unlock (&core->lock);
+      core_unlock (core);
       record_unref (rec);
       return;
     }
   mark_running_locked (core, rec);
-  g_mutex_unlock (&core->lock);
+  core_unlock (core);
 
   /* The dispatch reference becomes the context's reference. */
   g_atomic_int_set (&rec->ctx_refs, 1);
@@ -823,7 +858,7 @@ ctx_get_cancellable (JupiterJobContext *context)
       cancel_now = g_atomic_int_get (&rec->cancel_flag);
     }
   cancellable = rec->cancellable;
-  g_mutex_unlock (&core->lock);
+  core_unlock (core);
 
   /* Nobody else can have seen it yet; cancelling outside the lock still
    * keeps user handlers away from it. */
@@ -864,7 +899,7 @@ ctx_set_progress (JupiterJobContext *context,
       rec->ev_message = g_steal_pointer (&valid);
       queue_event_locked (core, rec);
     }
-  g_mutex_unlock (&core->lock);
+  core_unlock (core);
   g_free (valid);
 }
 
@@ -910,7 +945,7 @@ ctx_return (JobRecord *rec,
   g_mutex_lock (&core->lock);
   if (rec->returned)
     {
-      g_mutex_unlock (&core->lock);
+      core_unlock (core);
       g_critical ("Job %s (“%s”) returned twice; the second return is ignored",
                   rec->base->id, rec->base->name);
       if (result)
@@ -920,7 +955,7 @@ ctx_return (JobRecord *rec,
     }
   rec->returned = TRUE;
   function_done_locked (core, rec, result, error, NULL, &d);
-  g_mutex_unlock (&core->lock);
+  core_unlock (core);
 
   record_release_function (rec);
   deferred_run (&d);
@@ -940,7 +975,7 @@ ctx_unref (JupiterJobContext *context)
 
       g_mutex_lock (&rec->core->lock);
       returned = rec->returned;
-      g_mutex_unlock (&rec->core->lock);
+      core_unlock (rec->core);
       if (!returned)
         ctx_return (rec, NULL,
                     g_error_new (JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_FAILED,
@@ -1051,11 +1086,11 @@ timer_thread_func (gpointer data)
                                   rec->timeout / 1000),
                      &d);
 
-      g_mutex_unlock (&core->lock);
+      core_unlock (core);
       deferred_run (&d);
       g_mutex_lock (&core->lock);
     }
-  g_mutex_unlock (&core->lock);
+  core_unlock (core);
   return NULL;
 }
 
@@ -1083,58 +1118,14 @@ has_handlers (JupiterJobManager *self,
          (detail != 0 && g_signal_has_handler_pending (self, signals[sig], detail, FALSE));
 }
 
-/* Takes up to @max queued notifications (and the async jobs to start) and
- * delivers them. Returns TRUE if more are queued. Owner thread only. */
-static gboolean
-deliver_batch (JupiterJobManager *self,
-               guint              max)
+static void
+emit_items (JupiterJobManager *self,
+            EventItem         *items,
+            guint              n)
 {
-  ManagerCore *core = self->core;
-  EventItem items[64];
-  EventItem *batch = items;
-  GQueue to_start = G_QUEUE_INIT;
-  guint n = 0;
-  gboolean more;
-
-  g_mutex_lock (&core->lock);
-  core->armed = FALSE;
-  if (core->source)
-    g_source_set_ready_time (core->source, -1);
-
-  to_start = core->to_start;
-  g_queue_init (&core->to_start);
-
-  max = MIN (max, core->n_events);
-  if (max > G_N_ELEMENTS (items))
-    batch = g_new (EventItem, max);
-  while (n < max)
-    {
-      JobRecord *rec = core->ev_head;
-      EventItem *it = &batch[n++];
-
-      core->ev_head = rec->ev_next;
-      if (core->ev_head == NULL)
-        core->ev_tail = NULL;
-      core->n_events--;
-      rec->in_ev_queue = FALSE;
-      rec->ev_next = NULL;
-
-      it->rec = rec;  /* the queue's reference */
-      it->flags = rec->ev_flags;
-      it->started_at = rec->started_at;
-      it->progress = rec->ev_progress;
-      it->message = g_steal_pointer (&rec->ev_message);
-      it->terminal = g_steal_pointer (&rec->ev_terminal);
-      rec->ev_flags = 0;
-    }
-  more = core->n_events > 0;
-  if (more)
-    arm_source_locked (core);
-  g_mutex_unlock (&core->lock);
-
   for (guint i = 0; i < n; i++)
     {
-      EventItem *it = &batch[i];
+      EventItem *it = &items[i];
       JobRecord *rec = it->rec;
       GQuark detail = rec->queue->detail;
 
@@ -1180,15 +1171,82 @@ deliver_batch (JupiterJobManager *self,
         }
       record_unref (rec);
     }
-  if (batch != items)
-    g_free (batch);
+}
 
-  while (to_start.length > 0)
+/* Delivers up to @max queued notifications (and starts the async jobs
+ * waiting for the owner context), taking new ones as they arrive, so a busy
+ * stream needs no wakeup per job. Returns TRUE if more are queued. Owner
+ * thread only. */
+static gboolean
+deliver_batch (JupiterJobManager *self,
+               guint              max)
+{
+  ManagerCore *core = self->core;
+  EventItem items[64];
+  guint delivered = 0;
+  gboolean more;
+
+  g_mutex_lock (&core->lock);
+  if (core->delivering)
     {
-      GList *link = g_queue_pop_head_link (&to_start);
-      start_async (core, link->data);
+      /* Called from a handler of our own signals (a wait inside a handler):
+       * the outer delivery holds notifications already taken, which must go
+       * out first to keep each job's order. */
+      core_unlock (core);
+      return FALSE;
+    }
+  core->armed = FALSE;
+  core->delivering = TRUE;
+  if (core->source)
+    g_source_set_ready_time (core->source, -1);
+
+  for (;;)
+    {
+      GQueue to_start = core->to_start;
+      guint n = 0, take = MIN (max - delivered, core->n_events);
+
+      g_queue_init (&core->to_start);
+      take = MIN (take, G_N_ELEMENTS (items));
+      if (take == 0 && to_start.length == 0)
+        break;
+
+      while (n < take)
+        {
+          JobRecord *rec = core->ev_head;
+          EventItem *it = &items[n++];
+
+          core->ev_head = rec->ev_next;
+          if (core->ev_head == NULL)
+            core->ev_tail = NULL;
+          core->n_events--;
+          rec->in_ev_queue = FALSE;
+          rec->ev_next = NULL;
+
+          it->rec = rec;  /* the queue's reference */
+          it->flags = rec->ev_flags;
+          it->started_at = rec->started_at;
+          it->progress = rec->ev_progress;
+          it->message = g_steal_pointer (&rec->ev_message);
+          it->terminal = g_steal_pointer (&rec->ev_terminal);
+          rec->ev_flags = 0;
+        }
+      core_unlock (core);
+
+      emit_items (self, items, n);
+      delivered += n;
+      while (to_start.length > 0)
+        start_async (core, g_queue_pop_head_link (&to_start)->data);
+
+      g_mutex_lock (&core->lock);
+      if (delivered >= max)
+        break;
     }
 
+  core->delivering = FALSE;
+  more = core->n_events > 0 || core->to_start.length > 0;
+  if (more)
+    arm_source_locked (core);
+  core_unlock (core);
   return more;
 }
 
@@ -1280,7 +1338,7 @@ jupiter_job_manager_dispose (GObject *object)
       timer = g_steal_pointer (&core->timer_thread);
       core->timer_stop = TRUE;
       g_cond_broadcast (&core->timer_cond);
-      g_mutex_unlock (&core->lock);
+      core_unlock (core);
 
       if (busy > 0)
         g_critical ("JupiterJobManager %p disposed while %u jobs still run; "
@@ -1531,8 +1589,8 @@ jupiter_job_manager_init (JupiterJobManager *self)
   g_mutex_init (&core->lock);
   g_cond_init (&core->timer_cond);
   core->context = g_main_context_ref_thread_default ();
-  core->live = g_hash_table_new (g_str_hash, g_str_equal);
-  core->finished = g_hash_table_new (g_str_hash, g_str_equal);
+  core->live = g_hash_table_new (job_id_hash, g_str_equal);
+  core->finished = g_hash_table_new (job_id_hash, g_str_equal);
   core->queues = g_hash_table_new (NULL, NULL);
   core->default_queue = plugin_queue_new (NULL);
   g_queue_init (&core->ring);
@@ -1551,6 +1609,7 @@ jupiter_job_manager_init (JupiterJobManager *self)
   g_source_attach (source, core->context);
   self->source = source;
   core->source = source;
+  core->source_ref = g_source_ref (source);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1611,7 +1670,7 @@ submit_internal (JupiterJobManager       *self,
       guint n_pending = core->n_pending;
 
       core->rejected++;
-      g_mutex_unlock (&core->lock);
+      core_unlock (core);
 
       if (shutting_down)
         g_set_error (error, JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_SHUTTING_DOWN,
@@ -1641,7 +1700,7 @@ submit_internal (JupiterJobManager       *self,
   core->submitted++;
   ring_add_locked (core, q);
   dispatch_locked (core, NULL, &d);
-  g_mutex_unlock (&core->lock);
+  core_unlock (core);
 
   deferred_run (&d);
   return g_strndup (id, JUPITER_JOB_ID_LEN);
@@ -1764,7 +1823,7 @@ jupiter_job_manager_cancel (JupiterJobManager *self,
                      jupiter_job_status_to_string ((JupiterJobStatus) job->status));
       else
         set_not_found (error, job_id);
-      g_mutex_unlock (&core->lock);
+      core_unlock (core);
       return FALSE;
     }
 
@@ -1788,7 +1847,7 @@ jupiter_job_manager_cancel (JupiterJobManager *self,
     default:
       g_assert_not_reached ();
     }
-  g_mutex_unlock (&core->lock);
+  core_unlock (core);
 
   if (cancellable)
     {
@@ -1852,7 +1911,7 @@ jupiter_job_manager_get (JupiterJobManager *self,
 
   g_mutex_lock (&self->core->lock);
   job = lookup_snapshot_locked (self->core, job_id);
-  g_mutex_unlock (&self->core->lock);
+  core_unlock (self->core);
 
   if (job == NULL)
     set_not_found (error, job_id);
@@ -1932,7 +1991,7 @@ jupiter_job_manager_list (JupiterJobManager *self,
         if (matches (status, plugin_id, (JupiterJobStatus) job->status, job->plugin_id))
           g_ptr_array_add (jobs, jupiter_job_ref (job));
     }
-  g_mutex_unlock (&core->lock);
+  core_unlock (core);
 
   g_ptr_array_sort (jobs, newest_first);
   if (limit > 0 && jobs->len > limit)
@@ -2000,7 +2059,7 @@ jupiter_job_manager_count (JupiterJobManager *self,
       for (JupiterJob *job = core->hist_head; job; job = job->hist_next)
         n += matches (status, plugin_id, (JupiterJobStatus) job->status, job->plugin_id);
     }
-  g_mutex_unlock (&core->lock);
+  core_unlock (core);
   return n;
 }
 
@@ -2036,7 +2095,7 @@ jupiter_job_manager_get_stats (JupiterJobManager *self,
   stats->total_failed = core->total_failed;
   stats->total_cancelled = core->total_cancelled;
   stats->pruned = core->pruned;
-  g_mutex_unlock (&core->lock);
+  core_unlock (core);
 }
 
 /**
@@ -2072,7 +2131,7 @@ jupiter_job_manager_clear_history (JupiterJobManager *self,
           n++;
         }
     }
-  g_mutex_unlock (&core->lock);
+  core_unlock (core);
   return n;
 }
 
@@ -2132,7 +2191,7 @@ waiter_cancelled_cb (GCancellable *cancellable,
 
   g_mutex_lock (&h->core->lock);
   w = waiter_take_locked (h->core, h->key, h->serial);
-  g_mutex_unlock (&h->core->lock);
+  core_unlock (h->core);
 
   if (w)
     {
@@ -2189,7 +2248,7 @@ jupiter_job_manager_wait_async (JupiterJobManager  *self,
       job = g_hash_table_lookup (core->finished, job_id);
       if (job)
         jupiter_job_ref (job);
-      g_mutex_unlock (&core->lock);
+      core_unlock (core);
 
       if (job)
         g_task_return_pointer (task, job, (GDestroyNotify) jupiter_job_unref);
@@ -2214,7 +2273,7 @@ jupiter_job_manager_wait_async (JupiterJobManager  *self,
     list = g_slist_prepend (value, w);
     g_hash_table_insert (core->waiters, orig_key, list);
   }
-  g_mutex_unlock (&core->lock);
+  core_unlock (core);
 
   if (cancellable == NULL)
     return;
@@ -2238,7 +2297,7 @@ jupiter_job_manager_wait_async (JupiterJobManager  *self,
       w->handler = handler;     /* the finishing job disconnects it */
     gone = (w == NULL);
   }
-  g_mutex_unlock (&core->lock);
+  core_unlock (core);
 
   /* Already finished or cancelled: nobody else will disconnect it. */
   if (gone && handler != 0)
@@ -2332,7 +2391,7 @@ iterate_until (JupiterJobManager *self,
 
       g_mutex_lock (&core->lock);
       ok = done (core, data);
-      g_mutex_unlock (&core->lock);
+      core_unlock (core);
       if (ok)
         {
           reached = TRUE;
@@ -2497,7 +2556,7 @@ jupiter_job_manager_shutdown (JupiterJobManager *self,
                                           ((JobRecord *) g_ptr_array_index (unstarted, i))->base->id,
                                           ((JobRecord *) g_ptr_array_index (unstarted, i))->base->name),
                              &d);
-  g_mutex_unlock (&core->lock);
+  core_unlock (core);
   g_ptr_array_free (unstarted, TRUE);
   deferred_run (&d);
 
@@ -2518,7 +2577,7 @@ jupiter_job_manager_shutdown (JupiterJobManager *self,
       if (rec->cancellable)
         g_ptr_array_add (cancellables, g_object_ref (rec->cancellable));
     }
-  g_mutex_unlock (&core->lock);
+  core_unlock (core);
   for (guint i = 0; i < cancellables->len; i++)
     g_cancellable_cancel (g_ptr_array_index (cancellables, i));
   g_ptr_array_free (cancellables, TRUE);
@@ -2544,7 +2603,7 @@ jupiter_job_manager_is_shutting_down (JupiterJobManager *self)
 
   g_mutex_lock (&self->core->lock);
   ret = self->core->shutting_down;
-  g_mutex_unlock (&self->core->lock);
+  core_unlock (self->core);
   return ret;
 }
 
@@ -2577,7 +2636,7 @@ jupiter_job_manager_set_plugin_max_concurrent (JupiterJobManager *self,
   q->max_concurrent = max_concurrent;
   ring_add_locked (core, q);
   dispatch_locked (core, NULL, &d);
-  g_mutex_unlock (&core->lock);
+  core_unlock (core);
   g_ref_string_release (id);
   deferred_run (&d);
 }
@@ -2604,7 +2663,7 @@ jupiter_job_manager_get_context (JupiterJobManager *self)
     g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), 0);                   \
     g_mutex_lock (&self->core->lock);                                          \
     v = self->core->field;                                                     \
-    g_mutex_unlock (&self->core->lock);                                        \
+    core_unlock (self->core);                                        \
     return v;                                                                  \
   }
 
@@ -2678,7 +2737,7 @@ set_uint_field (JupiterJobManager *self,
       ring_add_locked (core, core->default_queue);
       dispatch_locked (core, NULL, &d);
     }
-  g_mutex_unlock (&core->lock);
+  core_unlock (core);
   deferred_run (&d);
 
   if (changed)
@@ -2771,7 +2830,7 @@ jupiter_job_manager_set_default_timeout (JupiterJobManager *self,
   g_mutex_lock (&self->core->lock);
   changed = self->core->default_timeout != timeout;
   self->core->default_timeout = timeout;
-  g_mutex_unlock (&self->core->lock);
+  core_unlock (self->core);
 
   if (changed)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DEFAULT_TIMEOUT]);
