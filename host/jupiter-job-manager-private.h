@@ -24,7 +24,7 @@ typedef enum {
 /* One plugin id's queue. Owned by the core, alive as long as it. */
 struct _PluginQueue
 {
-  GRefString *plugin_id;        /* interned; NULL for jobs without a plugin */
+  const char *plugin_id;        /* g_intern_string(); NULL for jobs without a plugin */
   GQuark      detail;           /* signal detail */
   /* guarded by core->lock: */
   GQueue      pending;          /* of JobRecord, linked through JobRecord.link */
@@ -47,6 +47,7 @@ struct _JobRecord
 
   /* Immutable after submission. */
   JupiterJob         *base;            /* identity; also the PENDING snapshot */
+  JupiterJob         *running;         /* the RUNNING snapshot, set once at start */
   PluginQueue        *queue;
   JsonNode           *args;
   JupiterJobFunc      func;
@@ -123,11 +124,14 @@ struct _ManagerCore
   guint64          seq;
 
   /* scheduling */
-  GHashTable      *queues;        /* GRefString (interned) -> PluginQueue */
+  GHashTable      *queues;        /* interned plugin id -> PluginQueue */
   PluginQueue     *default_queue; /* jobs without a plugin id */
   GQueue           ring;          /* PluginQueues that may be dispatchable */
   GQueue           to_start;      /* async jobs to start on the owner context */
   guint            slots_used;
+  gboolean         lingering;     /* a runner spins for work (at most one) */
+  gboolean         linger_claimed;/* work was left for it */
+  gint             work_ready;    /* atomic: tells the spinning runner */
 
   /* deadlines */
   GSequence       *deadlines;     /* of JobRecord, by deadline */

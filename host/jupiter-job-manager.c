@@ -112,6 +112,7 @@ typedef struct {
   JobRecord    *records[8];
   guint         n_records;
   GPtrArray    *more_records;
+  GPtrArray    *jobs;      /* pruned: freed after unlock */
   GPtrArray    *cancellables;
   GArray       *waiters;   /* of WaiterReturn */
 } Deferred;
@@ -140,6 +141,16 @@ deferred_cancel (Deferred     *d,
 }
 
 static void record_unref (JobRecord *rec);
+
+static void
+defer_job_unref (Deferred   *d,
+                 JupiterJob *job)
+{
+  if (d->jobs == NULL)
+    d->jobs = g_ptr_array_new_with_free_func ((GDestroyNotify) jupiter_job_unref);
+  g_ptr_array_add (d->jobs, job);
+}
+
 
 static void
 deferred_run (Deferred *d)
@@ -172,6 +183,8 @@ deferred_run (Deferred *d)
       g_array_free (d->waiters, TRUE);
     }
 
+  if (d->jobs)
+    g_ptr_array_free (d->jobs, TRUE);
   for (guint i = 0; i < d->n_records; i++)
     record_unref (d->records[i]);
   if (d->more_records)
@@ -210,7 +223,6 @@ core_ref (ManagerCore *core)
 static void
 plugin_queue_free (PluginQueue *q)
 {
-  g_clear_pointer (&q->plugin_id, g_ref_string_release);
   g_free (q);
 }
 
@@ -244,11 +256,11 @@ core_unref (ManagerCore *core)
 }
 
 static PluginQueue *
-plugin_queue_new (GRefString *plugin_id)
+plugin_queue_new (const char *plugin_id)
 {
   PluginQueue *q = g_new0 (PluginQueue, 1);
 
-  q->plugin_id = plugin_id ? g_ref_string_acquire (plugin_id) : NULL;
+  q->plugin_id = plugin_id;
   q->detail = plugin_id ? g_quark_from_string (plugin_id) : 0;
   g_queue_init (&q->pending);
   return q;
@@ -256,7 +268,7 @@ plugin_queue_new (GRefString *plugin_id)
 
 static PluginQueue *
 queue_for_locked (ManagerCore *core,
-                  GRefString  *plugin_id)
+                  const char  *plugin_id)
 {
   PluginQueue *q;
 
@@ -268,7 +280,7 @@ queue_for_locked (ManagerCore *core,
   if (q == NULL)
     {
       q = plugin_queue_new (plugin_id);
-      g_hash_table_insert (core->queues, q->plugin_id, q);
+      g_hash_table_insert (core->queues, (gpointer) q->plugin_id, q);
     }
   return q;
 }
@@ -356,6 +368,32 @@ arm_source_locked (ManagerCore *core)
     }
 }
 
+static inline void
+cpu_relax (void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause ();
+#elif defined(__aarch64__)
+  __asm__ __volatile__ ("yield");
+#endif
+}
+
+/* core->lock is taken by every submission, by every job's end and by the
+ * owner's deliveries, and held briefly. GMutex parks a contending thread at
+ * once (a futex wait, and a futex wake for whoever unlocks); spinning a
+ * little first, as glibc's adaptive mutexes do, avoids most of those. */
+static inline void
+core_lock (ManagerCore *core)
+{
+  for (guint i = 0; i < 64; i++)
+    {
+      if (g_mutex_trylock (&core->lock))
+        return;
+      cpu_relax ();
+    }
+  g_mutex_lock (&core->lock);
+}
+
 /* Every release of core->lock outside a condition wait goes through here. */
 static void
 core_unlock (ManagerCore *core)
@@ -411,7 +449,8 @@ history_counter_locked (ManagerCore     *core,
 
 static void
 history_remove_locked (ManagerCore *core,
-                       JupiterJob  *job)
+                       JupiterJob  *job,
+                       Deferred    *d)
 {
   if (job->hist_prev)
     job->hist_prev->hist_next = job->hist_next;
@@ -426,19 +465,22 @@ history_remove_locked (ManagerCore *core,
   (*history_counter_locked (core, (JupiterJobStatus) job->status))--;
   g_hash_table_remove (core->finished, job);
   core->pruned++;
-  jupiter_job_unref (job);
+  /* Freeing a result can take a while: not under the lock. */
+  defer_job_unref (d, job);
 }
 
 static void
-history_prune_locked (ManagerCore *core)
+history_prune_locked (ManagerCore *core,
+                      Deferred    *d)
 {
   while (core->hist_len > core->history_limit)
-    history_remove_locked (core, core->hist_head);
+    history_remove_locked (core, core->hist_head, d);
 }
 
 static void
 history_append_locked (ManagerCore *core,
-                       JupiterJob  *job)
+                       JupiterJob  *job,
+                       Deferred    *d)
 {
   job->hist_prev = core->hist_tail;
   job->hist_next = NULL;
@@ -450,7 +492,7 @@ history_append_locked (ManagerCore *core,
   core->hist_len++;
   (*history_counter_locked (core, (JupiterJobStatus) job->status))++;
   g_hash_table_add (core->finished, job); /* owns the reference */
-  history_prune_locked (core);
+  history_prune_locked (core, d);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -538,36 +580,21 @@ collect_waiters_locked (ManagerCore *core,
   g_slist_free (list);
 }
 
-/* Moves @rec to a terminal state: builds its final record (which is also its
- * snapshot), moves it from the live table to the history and queues the
- * terminal notification. Takes ownership of @result and @error. */
+/* Builds the final record of @rec, which is also its snapshot, taking
+ * @result and @error. Needs no lock: it reads only what is fixed once the job
+ * started, so a worker builds it before taking core->lock. The progress and
+ * message are filled in by finish_locked(). */
 static JupiterJob *
-finish_locked (ManagerCore     *core,
-               JobRecord       *rec,
+build_outcome (JobRecord       *rec,
                JupiterJobStatus status,
                JsonNode        *result,
-               GError          *error,
-               Deferred        *d)
+               GError          *error)
 {
-  JupiterJob *job;
-  gint64 now_mono = g_get_monotonic_time ();
+  JupiterJob *job = jupiter_job_derive (rec->base, status);
 
-  g_assert (rec->phase != PHASE_DONE);
-
-  if (rec->phase == PHASE_RUNNING)
-    core->n_running--;
-  else
-    core->n_pending--;
-
-  rec->phase = PHASE_DONE;
-  deadline_remove_locked (core, rec);
-
-  job = jupiter_job_derive (rec->base, status);
   job->started_at = rec->started_at;
   job->completed_at = g_get_real_time ();
-  job->duration = rec->started_at ? now_mono - rec->started_mono : 0;
-  job->progress = status == JUPITER_JOB_STATUS_COMPLETED ? 1.0 : rec->progress;
-  job->message = g_strdup (rec->message);
+  job->duration = rec->started_at ? g_get_monotonic_time () - rec->started_mono : 0;
   if (result)
     {
       json_node_seal (result);
@@ -583,8 +610,33 @@ finish_locked (ManagerCore     *core,
         }
       job->error = error;
     }
+  return job;
+}
 
-  switch (status)
+/* Moves @rec to a terminal state with @job (from build_outcome(), owned):
+ * moves it from the live table to the history and queues the terminal
+ * notification. */
+static void
+finish_locked (ManagerCore *core,
+               JobRecord   *rec,
+               JupiterJob  *job,
+               Deferred    *d)
+{
+  g_assert (rec->phase != PHASE_DONE);
+
+  if (rec->phase == PHASE_RUNNING)
+    core->n_running--;
+  else
+    core->n_pending--;
+
+  rec->phase = PHASE_DONE;
+  deadline_remove_locked (core, rec);
+
+  job->progress = job->status == JUPITER_JOB_STATUS_COMPLETED ? 1.0 : rec->progress;
+  if (rec->message)
+    job->message = g_strdup (rec->message);
+
+  switch ((JupiterJobStatus) job->status)
     {
     case JUPITER_JOB_STATUS_COMPLETED:
       core->total_completed++;
@@ -608,8 +660,7 @@ finish_locked (ManagerCore     *core,
   queue_event_locked (core, rec);
 
   collect_waiters_locked (core, job, d);
-  history_append_locked (core, job);   /* may prune @job at once (limit 0) */
-  return job;
+  history_append_locked (core, job, d);   /* may prune @job at once (limit 0) */
 }
 
 static void
@@ -657,6 +708,17 @@ dispatch_locked (ManagerCore *core,
                  JobRecord  **take_sync,
                  Deferred    *d)
 {
+  /* A runner is spinning for work (see linger()): leave the jobs to it
+   * rather than waking a parked pool thread, which costs a futex wake and a
+   * context switch per job when jobs are short. */
+  if (take_sync == NULL && core->lingering && !core->linger_claimed &&
+      core->slots_used < core->max_concurrent && core->ring.length > 0)
+    {
+      core->linger_claimed = TRUE;
+      g_atomic_int_set (&core->work_ready, 1);
+      return;
+    }
+
   while (core->slots_used < core->max_concurrent && core->ring.length > 0)
     {
       PluginQueue *q = g_queue_pop_head (&core->ring);
@@ -691,44 +753,98 @@ mark_running_locked (ManagerCore *core,
   deadline_add_locked (core, rec);
 }
 
-/* The function of @rec has returned (sync) or its context returned (async). */
+/* The function of @rec has returned (sync) or its context returned (async)
+ * with @outcome, built by build_outcome() before the lock was taken. */
 static void
 function_done_locked (ManagerCore *core,
                       JobRecord   *rec,
-                      JsonNode    *result,
-                      GError      *error,
+                      JupiterJob  *outcome,
                       JobRecord  **take_sync,
                       Deferred    *d)
 {
-  if (rec->phase == PHASE_RUNNING)
-    {
-      if (rec->cancel_requested)
-        {
-          g_clear_pointer (&result, json_node_unref);
-          g_clear_error (&error);
-          finish_locked (core, rec, JUPITER_JOB_STATUS_CANCELLED, NULL,
-                         g_error_new (JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_CANCELLED,
-                                      "Job %s (“%s”) was cancelled",
-                                      rec->base->id, rec->base->name),
-                         d);
-        }
-      else if (error)
-        {
-          g_clear_pointer (&result, json_node_unref);
-          finish_locked (core, rec, JUPITER_JOB_STATUS_FAILED, NULL, error, d);
-        }
-      else
-        finish_locked (core, rec, JUPITER_JOB_STATUS_COMPLETED, result, NULL, d);
-    }
+  if (rec->phase == PHASE_RUNNING && !rec->cancel_requested)
+    finish_locked (core, rec, outcome, d);
   else
     {
-      /* Timed out (or finished otherwise) before the function returned:
-       * the late outcome is discarded. */
-      g_clear_pointer (&result, json_node_unref);
-      g_clear_error (&error);
+      /* Cancelled while running: the outcome is discarded. Timed out (or
+       * otherwise finished) before the function returned: the late outcome
+       * is discarded. */
+      if (rec->phase == PHASE_RUNNING)
+        finish_locked (core, rec,
+                       build_outcome (rec, JUPITER_JOB_STATUS_CANCELLED, NULL,
+                                      g_error_new (JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_CANCELLED,
+                                                   "Job %s (“%s”) was cancelled",
+                                                   rec->base->id, rec->base->name)),
+                       d);
+      defer_job_unref (d, outcome);
     }
 
   release_slot_locked (core, rec, take_sync, d);
+}
+
+static JupiterJob *
+outcome_of_return (JobRecord *rec,
+                   JsonNode  *result,
+                   GError    *error)
+{
+  if (error)
+    {
+      g_clear_pointer (&result, json_node_unref);
+      return build_outcome (rec, JUPITER_JOB_STATUS_FAILED, NULL, error);
+    }
+  return build_outcome (rec, JUPITER_JOB_STATUS_COMPLETED, result, NULL);
+}
+
+#define LINGER_USEC 50
+
+/* A runner that found no job spins for up to LINGER_USEC before it goes
+ * back to the pool, at most one at a time, so a steady stream of short jobs
+ * is served without a wakeup per job. Returns the next job to run (already
+ * marked running), or NULL. */
+static JobRecord *
+linger (ManagerCore *core)
+{
+  JobRecord *next = NULL;
+  Deferred d = { 0 };
+  gint64 until;
+
+  core_lock (core);
+  if (core->lingering || core->shutting_down || core->source == NULL)
+    {
+      core_unlock (core);
+      return NULL;
+    }
+  /* No record holds the core for us while we spin. */
+  core_ref (core);
+  core->lingering = TRUE;
+  core->linger_claimed = FALSE;
+  g_atomic_int_set (&core->work_ready, 0);
+  core_unlock (core);
+
+  until = g_get_monotonic_time () + LINGER_USEC;
+  for (guint round = 1; !g_atomic_int_get (&core->work_ready); round++)
+    {
+      for (guint i = 0; i < 32 && !g_atomic_int_get (&core->work_ready); i++)
+        cpu_relax ();
+      if (round % 4 == 0)
+        {
+          if (g_get_monotonic_time () >= until)
+            break;
+          g_thread_yield ();
+        }
+    }
+
+  /* Decided under the lock: jobs left for us are taken, never stranded. */
+  core_lock (core);
+  core->lingering = FALSE;
+  core->linger_claimed = FALSE;
+  dispatch_locked (core, &next, &d);
+  if (next)
+    mark_running_locked (core, next);
+  core_unlock (core);
+  deferred_run (&d);
+  core_unref (core);   /* @next, if any, holds it from here on */
+  return next;
 }
 
 static void
@@ -738,7 +854,7 @@ worker_func (gpointer data,
   JobRecord *rec = data;
   ManagerCore *core = user_data;
 
-  g_mutex_lock (&core->lock);
+  core_lock (core);
   if (rec->phase != PHASE_STARTING)
     {
       /* Cancelled between dispatch and now; its slot is already free. */
@@ -755,15 +871,17 @@ worker_func (gpointer data,
     {
       Deferred d = { 0 };
       JobRecord *next = NULL;
+      JupiterJob *outcome;
       JsonNode *result;
       GError *error = NULL;
 
       g_atomic_int_set (&rec->ctx_refs, 1);
       record_ref (rec);                            /* the context's reference */
       result = rec->func (&rec->parent, rec->user_data, &error);
+      outcome = outcome_of_return (rec, result, error);
 
-      g_mutex_lock (&core->lock);
-      function_done_locked (core, rec, result, error, &next, &d);
+      core_lock (core);
+      function_done_locked (core, rec, outcome, &next, &d);
       if (next)
         mark_running_locked (core, next);          /* dispatched just now: STARTING */
       core_unlock (core);
@@ -772,7 +890,7 @@ worker_func (gpointer data,
       jupiter_job_context_unref (&rec->parent);   /* the worker's context reference */
       deferred_run (&d);
       record_unref (rec);                          /* the dispatch reference */
-      rec = next;
+      rec = next ? next : linger (core);
     }
 }
 
@@ -780,7 +898,7 @@ static void
 start_async (ManagerCore *core,
              JobRecord   *rec)
 {
-  g_mutex_lock (&core->lock);
+  core_lock (core);
   if (rec->phase != PHASE_STARTING)
     {
       core_unlock (core);
@@ -807,7 +925,7 @@ cancel_unstarted_locked (ManagerCore *core,
 
   if (phase == PHASE_QUEUED)
     g_queue_unlink (&rec->queue->pending, &rec->link);
-  finish_locked (core, rec, JUPITER_JOB_STATUS_CANCELLED, NULL, reason, d);
+  finish_locked (core, rec, build_outcome (rec, JUPITER_JOB_STATUS_CANCELLED, NULL, reason), d);
   if (phase == PHASE_QUEUED)
     deferred_unref_record (d, rec);     /* the queue's reference */
   else
@@ -851,7 +969,7 @@ ctx_get_cancellable (JupiterJobContext *context)
   GCancellable *cancellable;
   gboolean cancel_now = FALSE;
 
-  g_mutex_lock (&core->lock);
+  core_lock (core);
   if (rec->cancellable == NULL)
     {
       rec->cancellable = g_cancellable_new ();
@@ -887,7 +1005,7 @@ ctx_set_progress (JupiterJobContext *context,
   fraction = CLAMP (fraction, 0.0, 1.0);
   valid = jupiter_utf8_make_valid (message);
 
-  g_mutex_lock (&core->lock);
+  core_lock (core);
   if (rec->phase == PHASE_RUNNING)
     {
       rec->progress = fraction;
@@ -941,8 +1059,9 @@ ctx_return (JobRecord *rec,
 {
   ManagerCore *core = rec->core;
   Deferred d = { 0 };
+  JupiterJob *outcome;
 
-  g_mutex_lock (&core->lock);
+  core_lock (core);
   if (rec->returned)
     {
       core_unlock (core);
@@ -954,7 +1073,11 @@ ctx_return (JobRecord *rec,
       return;
     }
   rec->returned = TRUE;
-  function_done_locked (core, rec, result, error, NULL, &d);
+  core_unlock (core);
+
+  outcome = outcome_of_return (rec, result, error);
+  core_lock (core);
+  function_done_locked (core, rec, outcome, NULL, &d);
   core_unlock (core);
 
   record_release_function (rec);
@@ -973,7 +1096,7 @@ ctx_unref (JupiterJobContext *context)
     {
       gboolean returned;
 
-      g_mutex_lock (&rec->core->lock);
+      core_lock (rec->core);
       returned = rec->returned;
       core_unlock (rec->core);
       if (!returned)
@@ -1050,7 +1173,7 @@ timer_thread_func (gpointer data)
 {
   ManagerCore *core = data;
 
-  g_mutex_lock (&core->lock);
+  core_lock (core);
   while (!core->timer_stop)
     {
       GSequenceIter *first = core->deadlines ? g_sequence_get_begin_iter (core->deadlines) : NULL;
@@ -1079,16 +1202,17 @@ timer_thread_func (gpointer data)
       g_atomic_int_set (&rec->cancel_flag, TRUE);
       if (rec->cancellable)
         deferred_cancel (&d, rec->cancellable);
-      finish_locked (core, rec, JUPITER_JOB_STATUS_FAILED, NULL,
-                     g_error_new (JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_TIMED_OUT,
-                                  "Job %s (“%s”) timed out after %" G_GINT64_FORMAT " ms",
-                                  rec->base->id, rec->base->name,
-                                  rec->timeout / 1000),
+      finish_locked (core, rec,
+                     build_outcome (rec, JUPITER_JOB_STATUS_FAILED, NULL,
+                                    g_error_new (JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_TIMED_OUT,
+                                                 "Job %s (“%s”) timed out after %" G_GINT64_FORMAT " ms",
+                                                 rec->base->id, rec->base->name,
+                                                 rec->timeout / 1000)),
                      &d);
 
       core_unlock (core);
       deferred_run (&d);
-      g_mutex_lock (&core->lock);
+      core_lock (core);
     }
   core_unlock (core);
   return NULL;
@@ -1186,7 +1310,7 @@ deliver_batch (JupiterJobManager *self,
   guint delivered = 0;
   gboolean more;
 
-  g_mutex_lock (&core->lock);
+  core_lock (core);
   if (core->delivering)
     {
       /* Called from a handler of our own signals (a wait inside a handler):
@@ -1237,7 +1361,7 @@ deliver_batch (JupiterJobManager *self,
       while (to_start.length > 0)
         start_async (core, g_queue_pop_head_link (&to_start)->data);
 
-      g_mutex_lock (&core->lock);
+      core_lock (core);
       if (delivered >= max)
         break;
     }
@@ -1292,7 +1416,7 @@ jupiter_job_manager_dispose (GObject *object)
       GHashTableIter iter;
       gpointer value;
 
-      g_mutex_lock (&core->lock);
+      core_lock (core);
       core->shutting_down = TRUE;
       core->source = NULL;         /* nothing is announced any more */
       busy = core->slots_used - core->to_start.length;
@@ -1663,7 +1787,7 @@ submit_internal (JupiterJobManager       *self,
   rec->link.data = rec;
   rec->phase = PHASE_QUEUED;
 
-  g_mutex_lock (&core->lock);
+  core_lock (core);
   if (core->shutting_down || core->n_pending >= core->max_pending)
     {
       gboolean shutting_down = core->shutting_down;
@@ -1812,7 +1936,7 @@ jupiter_job_manager_cancel (JupiterJobManager *self,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   core = self->core;
-  g_mutex_lock (&core->lock);
+  core_lock (core);
   rec = g_hash_table_lookup (core->live, job_id);
   if (rec == NULL)
     {
@@ -1909,7 +2033,7 @@ jupiter_job_manager_get (JupiterJobManager *self,
   g_return_val_if_fail (job_id != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  g_mutex_lock (&self->core->lock);
+  core_lock (self->core);
   job = lookup_snapshot_locked (self->core, job_id);
   core_unlock (self->core);
 
@@ -1977,7 +2101,7 @@ jupiter_job_manager_list (JupiterJobManager *self,
   core = self->core;
   jobs = g_ptr_array_new_with_free_func ((GDestroyNotify) jupiter_job_unref);
 
-  g_mutex_lock (&core->lock);
+  core_lock (core);
   g_hash_table_iter_init (&iter, core->live);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
@@ -2020,7 +2144,7 @@ jupiter_job_manager_count (JupiterJobManager *self,
   g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), 0);
 
   core = self->core;
-  g_mutex_lock (&core->lock);
+  core_lock (core);
   if (plugin_id == NULL)
     {
       switch ((int) status)
@@ -2081,7 +2205,7 @@ jupiter_job_manager_get_stats (JupiterJobManager *self,
 
   core = self->core;
   memset (stats, 0, sizeof *stats);
-  g_mutex_lock (&core->lock);
+  core_lock (core);
   stats->pending = core->n_pending;
   stats->running = core->n_running;
   stats->completed = core->n_completed;
@@ -2115,23 +2239,25 @@ jupiter_job_manager_clear_history (JupiterJobManager *self,
 {
   ManagerCore *core;
   JupiterJob *job, *next;
+  Deferred d = { 0 };
   guint n = 0;
 
   g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), 0);
   g_return_val_if_fail (status == JUPITER_JOB_STATUS_ANY || jupiter_job_status_is_finished (status), 0);
 
   core = self->core;
-  g_mutex_lock (&core->lock);
+  core_lock (core);
   for (job = core->hist_head; job; job = next)
     {
       next = job->hist_next;
       if (status == JUPITER_JOB_STATUS_ANY || job->status == status)
         {
-          history_remove_locked (core, job);
+          history_remove_locked (core, job, &d);
           n++;
         }
     }
   core_unlock (core);
+  deferred_run (&d);
   return n;
 }
 
@@ -2189,7 +2315,7 @@ waiter_cancelled_cb (GCancellable *cancellable,
   WaitHandle *h = user_data;
   Waiter *w;
 
-  g_mutex_lock (&h->core->lock);
+  core_lock (h->core);
   w = waiter_take_locked (h->core, h->key, h->serial);
   core_unlock (h->core);
 
@@ -2241,7 +2367,7 @@ jupiter_job_manager_wait_async (JupiterJobManager  *self,
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, jupiter_job_manager_wait_async);
 
-  g_mutex_lock (&core->lock);
+  core_lock (core);
   rec = g_hash_table_lookup (core->live, job_id);
   if (rec == NULL)
     {
@@ -2285,7 +2411,7 @@ jupiter_job_manager_wait_async (JupiterJobManager  *self,
   h->serial = serial;
   handler = g_cancellable_connect (cancellable, G_CALLBACK (waiter_cancelled_cb), h, wait_handle_free);
 
-  g_mutex_lock (&core->lock);
+  core_lock (core);
   {
     GSList *list = g_hash_table_lookup (core->waiters, job_id);
     Waiter *w = NULL;
@@ -2389,7 +2515,7 @@ iterate_until (JupiterJobManager *self,
     {
       gboolean ok;
 
-      g_mutex_lock (&core->lock);
+      core_lock (core);
       ok = done (core, data);
       core_unlock (core);
       if (ok)
@@ -2542,7 +2668,7 @@ jupiter_job_manager_shutdown (JupiterJobManager *self,
 
   core = self->core;
   unstarted = g_ptr_array_new ();
-  g_mutex_lock (&core->lock);
+  core_lock (core);
   core->shutting_down = TRUE;
   g_hash_table_iter_init (&iter, core->live);
   while (g_hash_table_iter_next (&iter, NULL, &value))
@@ -2565,7 +2691,7 @@ jupiter_job_manager_shutdown (JupiterJobManager *self,
     return TRUE;
 
   cancellables = g_ptr_array_new_with_free_func (g_object_unref);
-  g_mutex_lock (&core->lock);
+  core_lock (core);
   still = core->slots_used;
   g_hash_table_iter_init (&iter, core->live);
   while (g_hash_table_iter_next (&iter, NULL, &value))
@@ -2601,7 +2727,7 @@ jupiter_job_manager_is_shutting_down (JupiterJobManager *self)
 
   g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), FALSE);
 
-  g_mutex_lock (&self->core->lock);
+  core_lock (self->core);
   ret = self->core->shutting_down;
   core_unlock (self->core);
   return ret;
@@ -2622,7 +2748,7 @@ jupiter_job_manager_set_plugin_max_concurrent (JupiterJobManager *self,
                                                guint              max_concurrent)
 {
   ManagerCore *core;
-  GRefString *id;
+  const char *id;
   PluginQueue *q;
   Deferred d = { 0 };
 
@@ -2630,14 +2756,13 @@ jupiter_job_manager_set_plugin_max_concurrent (JupiterJobManager *self,
   g_return_if_fail (plugin_id != NULL && *plugin_id != '\0');
 
   core = self->core;
-  id = g_ref_string_new_intern (plugin_id);
-  g_mutex_lock (&core->lock);
+  id = g_intern_string (plugin_id);
+  core_lock (core);
   q = queue_for_locked (core, id);
   q->max_concurrent = max_concurrent;
   ring_add_locked (core, q);
   dispatch_locked (core, NULL, &d);
   core_unlock (core);
-  g_ref_string_release (id);
   deferred_run (&d);
 }
 
@@ -2661,7 +2786,7 @@ jupiter_job_manager_get_context (JupiterJobManager *self)
   {                                                                            \
     type v;                                                                    \
     g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), 0);                   \
-    g_mutex_lock (&self->core->lock);                                          \
+    core_lock (self->core);                                          \
     v = self->core->field;                                                     \
     core_unlock (self->core);                                        \
     return v;                                                                  \
@@ -2718,7 +2843,7 @@ set_uint_field (JupiterJobManager *self,
   Deferred d = { 0 };
   gboolean changed;
 
-  g_mutex_lock (&core->lock);
+  core_lock (core);
   changed = *field != value;
   *field = value;
   if (changed)
@@ -2729,7 +2854,7 @@ set_uint_field (JupiterJobManager *self,
       if (field == &core->max_concurrent && core->pool)
         g_thread_pool_set_max_threads (core->pool, (int) value, NULL);
       if (field == &core->history_limit)
-        history_prune_locked (core);
+        history_prune_locked (core, &d);
       /* Raised caps may let queued jobs start. */
       g_hash_table_iter_init (&iter, core->queues);
       while (g_hash_table_iter_next (&iter, NULL, &q))
@@ -2827,7 +2952,7 @@ jupiter_job_manager_set_default_timeout (JupiterJobManager *self,
   g_return_if_fail (JUPITER_IS_JOB_MANAGER (self));
   g_return_if_fail (timeout >= 0);
 
-  g_mutex_lock (&self->core->lock);
+  core_lock (self->core);
   changed = self->core->default_timeout != timeout;
   self->core->default_timeout = timeout;
   core_unlock (self->core);

@@ -10,8 +10,8 @@ struct _JupiterJobOptions
   gatomicrefcount  ref_count;
   JupiterJobFlags  flags;
   char            *name;
-  GRefString      *plugin_id;   /* interned, nullable */
-  GRefString      *entry_name;  /* interned, nullable */
+  const char      *plugin_id;   /* g_intern_string(), nullable */
+  const char      *entry_name;  /* g_intern_string(), nullable */
   JsonNode        *args;        /* sealed, nullable */
   JsonObject      *metadata;    /* sealed, nullable; never empty */
   GTimeSpan        timeout;

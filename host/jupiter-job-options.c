@@ -67,8 +67,6 @@ jupiter_job_options_unref (JupiterJobOptions *options)
     return;
 
   g_free (options->name);
-  g_clear_pointer (&options->plugin_id, g_ref_string_release);
-  g_clear_pointer (&options->entry_name, g_ref_string_release);
   g_clear_pointer (&options->args, json_node_unref);
   g_clear_pointer (&options->metadata, json_object_unref);
   g_free (options);
@@ -102,13 +100,15 @@ jupiter_job_options_get_name (const JupiterJobOptions *options)
   return options->name;
 }
 
+/* Plugin ids and entry names are interned for the life of the process, as
+ * signal details are (the manager's signals are detailed by plugin id): a
+ * bounded set of names, and no reference counting on a shared string for
+ * every job. */
 static void
-set_interned (GRefString **slot,
+set_interned (const char **slot,
               const char  *value)
 {
-  g_clear_pointer (slot, g_ref_string_release);
-  if (value != NULL && *value != '\0')
-    *slot = g_ref_string_new_intern (value);
+  *slot = (value != NULL && *value != '\0') ? g_intern_string (value) : NULL;
 }
 
 /**

@@ -18,8 +18,8 @@ struct _JupiterJob
   char             id[JUPITER_JOB_ID_LEN + 1];
   guint8           status;               /* JupiterJobStatus */
   gatomicrefcount  ref_count;
-  GRefString      *plugin_id;            /* interned, nullable */
-  GRefString      *entry_name;           /* interned, nullable */
+  const char      *plugin_id;            /* g_intern_string(), nullable */
+  const char      *entry_name;           /* g_intern_string(), nullable */
   char            *message;              /* nullable, valid UTF-8 */
   JsonNode        *result;               /* sealed, nullable */
   GError          *error;                /* nullable, message valid UTF-8 */
@@ -41,8 +41,8 @@ struct _JupiterJob
 
 JupiterJob *jupiter_job_new_pending  (const char  *id,
                                       const char  *name,
-                                      GRefString  *plugin_id,
-                                      GRefString  *entry_name,
+                                      const char  *plugin_id,
+                                      const char  *entry_name,
                                       JsonObject  *metadata,
                                       gint64       created_at,
                                       guint64      seq);

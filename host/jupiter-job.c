@@ -108,8 +108,8 @@ job_alloc (const char *name)
 JupiterJob *
 jupiter_job_new_pending (const char *id,
                          const char *name,
-                         GRefString *plugin_id,
-                         GRefString *entry_name,
+                         const char *plugin_id,
+                         const char *entry_name,
                          JsonObject *metadata,
                          gint64      created_at,
                          guint64     seq)
@@ -118,8 +118,8 @@ jupiter_job_new_pending (const char *id,
 
   memcpy (job->id, id, JUPITER_JOB_ID_LEN + 1);
   job->status = JUPITER_JOB_STATUS_PENDING;
-  job->plugin_id = plugin_id ? g_ref_string_acquire (plugin_id) : NULL;
-  job->entry_name = entry_name ? g_ref_string_acquire (entry_name) : NULL;
+  job->plugin_id = plugin_id;
+  job->entry_name = entry_name;
   job->metadata = metadata ? json_object_ref (metadata) : NULL;
   job->created_at = created_at;
   job->seq = seq;
@@ -136,8 +136,8 @@ jupiter_job_derive (const JupiterJob *base,
 
   memcpy (job->id, base->id, JUPITER_JOB_ID_LEN + 1);
   job->status = status;
-  job->plugin_id = base->plugin_id ? g_ref_string_acquire (base->plugin_id) : NULL;
-  job->entry_name = base->entry_name ? g_ref_string_acquire (base->entry_name) : NULL;
+  job->plugin_id = base->plugin_id;
+  job->entry_name = base->entry_name;
   job->metadata = base->metadata ? json_object_ref (base->metadata) : NULL;
   job->created_at = base->created_at;
   job->seq = base->seq;
@@ -173,8 +173,6 @@ jupiter_job_unref (JupiterJob *job)
   if (!g_atomic_ref_count_dec (&job->ref_count))
     return;
 
-  g_clear_pointer (&job->plugin_id, g_ref_string_release);
-  g_clear_pointer (&job->entry_name, g_ref_string_release);
   g_clear_pointer (&job->message, g_free);
   g_clear_pointer (&job->result, json_node_unref);
   g_clear_error (&job->error);

@@ -1343,6 +1343,7 @@ test_wait_async (Fixture       *f,
 
   gate_init (&gate, FALSE);
   id = submit (f, "awaited", NULL, job_gate, &gate);
+  gate_wait_entered (&gate, 1);
 
   /* A cancelled wait ends with G_IO_ERROR_CANCELLED; the job goes on. */
   jupiter_job_manager_wait_async (f->manager, id, cancellable, waited_error, &error);
