@@ -814,8 +814,6 @@ linger (ManagerCore *core)
       core_unlock (core);
       return NULL;
     }
-  /* No record holds the core for us while we spin. */
-  core_ref (core);
   core->lingering = TRUE;
   core->linger_claimed = FALSE;
   g_atomic_int_set (&core->work_ready, 0);
@@ -843,7 +841,6 @@ linger (ManagerCore *core)
     mark_running_locked (core, next);
   core_unlock (core);
   deferred_run (&d);
-  core_unref (core);   /* @next, if any, holds it from here on */
   return next;
 }
 
@@ -852,7 +849,7 @@ worker_func (gpointer data,
              gpointer user_data)
 {
   JobRecord *rec = data;
-  ManagerCore *core = user_data;
+  ManagerCore *core = core_ref (user_data);  /* outlives the records we drop */
 
   core_lock (core);
   if (rec->phase != PHASE_STARTING)
@@ -860,6 +857,7 @@ worker_func (gpointer data,
       /* Cancelled between dispatch and now; its slot is already free. */
       core_unlock (core);
       record_unref (rec);
+      core_unref (core);
       return;
     }
   mark_running_locked (core, rec);
@@ -878,6 +876,8 @@ worker_func (gpointer data,
       g_atomic_int_set (&rec->ctx_refs, 1);
       record_ref (rec);                            /* the context's reference */
       result = rec->func (&rec->parent, rec->user_data, &error);
+      /* @user_data is released before the job is seen to finish. */
+      record_release_function (rec);
       outcome = outcome_of_return (rec, result, error);
 
       core_lock (core);
@@ -886,12 +886,15 @@ worker_func (gpointer data,
         mark_running_locked (core, next);          /* dispatched just now: STARTING */
       core_unlock (core);
 
-      record_release_function (rec);
       jupiter_job_context_unref (&rec->parent);   /* the worker's context reference */
       deferred_run (&d);
       record_unref (rec);                          /* the dispatch reference */
       rec = next ? next : linger (core);
     }
+  /* If this was the last reference, the pool is freed from one of its own
+   * threads: g_thread_pool_free() without waiting allows that (the last
+   * thread to leave frees it). */
+  core_unref (core);
 }
 
 static void
@@ -1075,12 +1078,12 @@ ctx_return (JobRecord *rec,
   rec->returned = TRUE;
   core_unlock (core);
 
+  record_release_function (rec);
   outcome = outcome_of_return (rec, result, error);
   core_lock (core);
   function_done_locked (core, rec, outcome, NULL, &d);
   core_unlock (core);
 
-  record_release_function (rec);
   deferred_run (&d);
 }
 
@@ -1715,7 +1718,7 @@ jupiter_job_manager_init (JupiterJobManager *self)
   core->context = g_main_context_ref_thread_default ();
   core->live = g_hash_table_new (job_id_hash, g_str_equal);
   core->finished = g_hash_table_new (job_id_hash, g_str_equal);
-  core->queues = g_hash_table_new (NULL, NULL);
+  core->queues = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) plugin_queue_free);
   core->default_queue = plugin_queue_new (NULL);
   g_queue_init (&core->ring);
   g_queue_init (&core->to_start);

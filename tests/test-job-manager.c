@@ -397,14 +397,18 @@ static gpointer
 return_later_thread (gpointer data)
 {
   LaterReturn *later = data;
+  /* Read before returning: once the job has finished, the test that owns
+   * @later may be gone. */
+  JupiterJobContext *context = later->context;
+  gboolean fail = later->fail;
 
-  if (later->fail)
-    jupiter_job_context_return_new_error (later->context, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+  if (fail)
+    jupiter_job_context_return_new_error (context, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                                           "remote did not answer");
   else
-    jupiter_job_context_return_result (later->context,
+    jupiter_job_context_return_result (context,
                                        json_node_init_string (json_node_alloc (), "from a thread"));
-  jupiter_job_context_unref (later->context);
+  jupiter_job_context_unref (context);
   return NULL;
 }
 
