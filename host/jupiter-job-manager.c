@@ -680,6 +680,10 @@ release_slot_locked (ManagerCore *core,
   rec->queue->running--;
   ring_add_locked (core, rec->queue);
   dispatch_locked (core, take_sync, d);
+  /* shutdown() iterates the owner context until no function runs: an
+   * overdue function returning queues no notification, so wake it. */
+  if (core->slots_used == 0 && core->shutting_down)
+    arm_source_locked (core);
 }
 
 static void
@@ -1558,6 +1562,10 @@ jupiter_job_manager_class_init (JupiterJobManagerClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GType job_type = JUPITER_TYPE_JOB | G_SIGNAL_TYPE_STATIC_SCOPE;
 
+  /* G_DEFINE_QUARK caches in a plain static: register the domain before
+   * workers and the timer thread can race to do it. */
+  (void) jupiter_job_error_quark ();
+
   object_class->dispose = jupiter_job_manager_dispose;
   object_class->finalize = jupiter_job_manager_finalize;
   object_class->get_property = jupiter_job_manager_get_property;
@@ -1646,7 +1654,9 @@ jupiter_job_manager_class_init (JupiterJobManagerClass *klass)
   signals[SIGNAL_JOB_STARTED] =
     g_signal_new ("job-started", G_TYPE_FROM_CLASS (klass),
                   G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED,
-                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, job_type);
+                  0, NULL, NULL, g_cclosure_marshal_VOID__BOXED, G_TYPE_NONE, 1, job_type);
+  g_signal_set_va_marshaller (signals[SIGNAL_JOB_STARTED], G_TYPE_FROM_CLASS (klass),
+                              g_cclosure_marshal_VOID__BOXEDv);
 
   /**
    * JupiterJobManager::job-progress:
@@ -1661,7 +1671,9 @@ jupiter_job_manager_class_init (JupiterJobManagerClass *klass)
   signals[SIGNAL_JOB_PROGRESS] =
     g_signal_new ("job-progress", G_TYPE_FROM_CLASS (klass),
                   G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED,
-                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, job_type);
+                  0, NULL, NULL, g_cclosure_marshal_VOID__BOXED, G_TYPE_NONE, 1, job_type);
+  g_signal_set_va_marshaller (signals[SIGNAL_JOB_PROGRESS], G_TYPE_FROM_CLASS (klass),
+                              g_cclosure_marshal_VOID__BOXEDv);
 
   /**
    * JupiterJobManager::job-completed:
@@ -1675,7 +1687,9 @@ jupiter_job_manager_class_init (JupiterJobManagerClass *klass)
   signals[SIGNAL_JOB_COMPLETED] =
     g_signal_new ("job-completed", G_TYPE_FROM_CLASS (klass),
                   G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED,
-                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, job_type);
+                  0, NULL, NULL, g_cclosure_marshal_VOID__BOXED, G_TYPE_NONE, 1, job_type);
+  g_signal_set_va_marshaller (signals[SIGNAL_JOB_COMPLETED], G_TYPE_FROM_CLASS (klass),
+                              g_cclosure_marshal_VOID__BOXEDv);
 
   /**
    * JupiterJobManager::job-failed:
@@ -1689,7 +1703,9 @@ jupiter_job_manager_class_init (JupiterJobManagerClass *klass)
   signals[SIGNAL_JOB_FAILED] =
     g_signal_new ("job-failed", G_TYPE_FROM_CLASS (klass),
                   G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED,
-                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, job_type);
+                  0, NULL, NULL, g_cclosure_marshal_VOID__BOXED, G_TYPE_NONE, 1, job_type);
+  g_signal_set_va_marshaller (signals[SIGNAL_JOB_FAILED], G_TYPE_FROM_CLASS (klass),
+                              g_cclosure_marshal_VOID__BOXEDv);
 
   /**
    * JupiterJobManager::job-cancelled:
@@ -1703,7 +1719,9 @@ jupiter_job_manager_class_init (JupiterJobManagerClass *klass)
   signals[SIGNAL_JOB_CANCELLED] =
     g_signal_new ("job-cancelled", G_TYPE_FROM_CLASS (klass),
                   G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED,
-                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, job_type);
+                  0, NULL, NULL, g_cclosure_marshal_VOID__BOXED, G_TYPE_NONE, 1, job_type);
+  g_signal_set_va_marshaller (signals[SIGNAL_JOB_CANCELLED], G_TYPE_FROM_CLASS (klass),
+                              g_cclosure_marshal_VOID__BOXEDv);
 }
 
 static void

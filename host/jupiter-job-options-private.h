@@ -12,8 +12,8 @@ struct _JupiterJobOptions
   char            *name;
   const char      *plugin_id;   /* g_intern_string(), nullable */
   const char      *entry_name;  /* g_intern_string(), nullable */
-  JsonNode        *args;        /* sealed, nullable */
-  JsonObject      *metadata;    /* sealed, nullable; never empty */
+  JsonNode        *args;        /* private copy, sealed, nullable */
+  JsonNode        *metadata;    /* private copy (object), sealed, nullable; never empty */
   GTimeSpan        timeout;
 };
 

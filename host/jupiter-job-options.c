@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "jupiter-job-options-private.h"
+#include "jupiter-job-private.h"
 
 /**
  * JupiterJobOptions:
@@ -68,7 +69,7 @@ jupiter_job_options_unref (JupiterJobOptions *options)
 
   g_free (options->name);
   g_clear_pointer (&options->args, json_node_unref);
-  g_clear_pointer (&options->metadata, json_object_unref);
+  g_clear_pointer (&options->metadata, json_node_unref);
   g_free (options);
 }
 
@@ -168,13 +169,25 @@ jupiter_job_options_get_entry_name (const JupiterJobOptions *options)
   return options->entry_name;
 }
 
+/* A sealed private copy: jobs on other threads share it by its root node
+ * only (see jupiter_json_deep_copy()). */
+static JsonNode *
+private_copy (JsonNode *node)
+{
+  JsonNode *copy = jupiter_json_deep_copy (node);
+
+  json_node_seal (copy);
+  return copy;
+}
+
 /**
  * jupiter_job_options_set_args:
  * @options: a #JupiterJobOptions
  * @args: (nullable) (transfer none): the job's arguments
  *
  * Sets the arguments the job reads with jupiter_job_context_get_args().
- * A reference is taken and @args is sealed: it must not change afterwards.
+ * The options keep a private, sealed copy, shared by every job submitted
+ * with them; @args itself is left alone.
  */
 void
 jupiter_job_options_set_args (JupiterJobOptions *options,
@@ -182,20 +195,16 @@ jupiter_job_options_set_args (JupiterJobOptions *options,
 {
   g_return_if_fail (options != NULL);
 
-  if (args)
-    {
-      json_node_ref (args);
-      json_node_seal (args);
-    }
   g_clear_pointer (&options->args, json_node_unref);
-  options->args = args;
+  if (args)
+    options->args = private_copy (args);
 }
 
 /**
  * jupiter_job_options_get_args:
  * @options: a #JupiterJobOptions
  *
- * Returns: (transfer none) (nullable): the sealed arguments
+ * Returns: (transfer none) (nullable): the sealed copy of the arguments
  */
 JsonNode *
 jupiter_job_options_get_args (const JupiterJobOptions *options)
@@ -209,8 +218,8 @@ jupiter_job_options_get_args (const JupiterJobOptions *options)
  * @options: a #JupiterJobOptions
  * @metadata: (nullable) (transfer none): free-form metadata kept with the job
  *
- * A reference is taken and @metadata is sealed. An empty object is stored
- * as %NULL.
+ * The options keep a private, sealed copy of @metadata, which every job
+ * submitted with them carries. An empty object is stored as %NULL.
  */
 void
 jupiter_job_options_set_metadata (JupiterJobOptions *options,
@@ -218,11 +227,11 @@ jupiter_job_options_set_metadata (JupiterJobOptions *options,
 {
   g_return_if_fail (options != NULL);
 
-  g_clear_pointer (&options->metadata, json_object_unref);
+  g_clear_pointer (&options->metadata, json_node_unref);
   if (metadata && json_object_get_size (metadata) > 0)
     {
-      options->metadata = json_object_ref (metadata);
-      json_object_seal (metadata);
+      g_autoptr(JsonNode) node = json_node_init_object (json_node_alloc (), metadata);
+      options->metadata = private_copy (node);
     }
 }
 
@@ -230,13 +239,13 @@ jupiter_job_options_set_metadata (JupiterJobOptions *options,
  * jupiter_job_options_get_metadata:
  * @options: a #JupiterJobOptions
  *
- * Returns: (transfer none) (nullable): the sealed metadata
+ * Returns: (transfer none) (nullable): the sealed copy of the metadata
  */
 JsonObject *
 jupiter_job_options_get_metadata (const JupiterJobOptions *options)
 {
   g_return_val_if_fail (options != NULL, NULL);
-  return options->metadata;
+  return options->metadata ? json_node_get_object (options->metadata) : NULL;
 }
 
 /**

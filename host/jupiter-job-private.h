@@ -23,7 +23,7 @@ struct _JupiterJob
   char            *message;              /* nullable, valid UTF-8 */
   JsonNode        *result;               /* sealed, nullable */
   GError          *error;                /* nullable, message valid UTF-8 */
-  JsonObject      *metadata;             /* sealed, NULL when empty */
+  JsonNode        *metadata;             /* sealed object node, NULL when empty */
   double           progress;
   gint64           created_at;           /* wall clock, µs */
   gint64           started_at;
@@ -43,13 +43,14 @@ JupiterJob *jupiter_job_new_pending  (const char  *id,
                                       const char  *name,
                                       const char  *plugin_id,
                                       const char  *entry_name,
-                                      JsonObject  *metadata,
+                                      JsonNode    *metadata,
                                       gint64       created_at,
                                       guint64      seq);
 JupiterJob *jupiter_job_derive       (const JupiterJob *base,
                                       JupiterJobStatus  status);
 
 char       *jupiter_utf8_make_valid  (const char *str);
+JsonNode   *jupiter_json_deep_copy   (JsonNode   *node);
 void        jupiter_uuid_generate    (char out[JUPITER_JOB_ID_LEN + 1]);
 void        jupiter_format_iso8601   (gint64 unix_usec,
                                       char   out[32]);

@@ -110,7 +110,7 @@ jupiter_job_new_pending (const char *id,
                          const char *name,
                          const char *plugin_id,
                          const char *entry_name,
-                         JsonObject *metadata,
+                         JsonNode   *metadata,
                          gint64      created_at,
                          guint64     seq)
 {
@@ -120,7 +120,7 @@ jupiter_job_new_pending (const char *id,
   job->status = JUPITER_JOB_STATUS_PENDING;
   job->plugin_id = plugin_id;
   job->entry_name = entry_name;
-  job->metadata = metadata ? json_object_ref (metadata) : NULL;
+  job->metadata = metadata ? json_node_ref (metadata) : NULL;
   job->created_at = created_at;
   job->seq = seq;
   return job;
@@ -138,7 +138,7 @@ jupiter_job_derive (const JupiterJob *base,
   job->status = status;
   job->plugin_id = base->plugin_id;
   job->entry_name = base->entry_name;
-  job->metadata = base->metadata ? json_object_ref (base->metadata) : NULL;
+  job->metadata = base->metadata ? json_node_ref (base->metadata) : NULL;
   job->created_at = base->created_at;
   job->seq = base->seq;
   return job;
@@ -176,7 +176,7 @@ jupiter_job_unref (JupiterJob *job)
   g_clear_pointer (&job->message, g_free);
   g_clear_pointer (&job->result, json_node_unref);
   g_clear_error (&job->error);
-  g_clear_pointer (&job->metadata, json_object_unref);
+  g_clear_pointer (&job->metadata, json_node_unref);
   g_free (job);
 }
 
@@ -324,7 +324,7 @@ JsonObject *
 jupiter_job_get_metadata (JupiterJob *job)
 {
   g_return_val_if_fail (job != NULL, NULL);
-  return job->metadata;
+  return job->metadata ? json_node_get_object (job->metadata) : NULL;
 }
 
 /**
@@ -402,32 +402,30 @@ jupiter_format_iso8601 (gint64 unix_usec,
 }
 
 static void
-add_time (JsonBuilder *builder,
-          const char  *member,
-          gint64       unix_usec)
+set_time (JsonObject *obj,
+          const char *member,
+          gint64      unix_usec)
 {
   char buf[32];
 
-  json_builder_set_member_name (builder, member);
   if (unix_usec == 0)
     {
-      json_builder_add_null_value (builder);
+      json_object_set_null_member (obj, member);
       return;
     }
   jupiter_format_iso8601 (unix_usec, buf);
-  json_builder_add_string_value (builder, buf);
+  json_object_set_string_member (obj, member, buf);
 }
 
 static void
-add_string_or_null (JsonBuilder *builder,
-                    const char  *member,
-                    const char  *value)
+set_string_or_null (JsonObject *obj,
+                    const char *member,
+                    const char *value)
 {
-  json_builder_set_member_name (builder, member);
   if (value)
-    json_builder_add_string_value (builder, value);
+    json_object_set_string_member (obj, member, value);
   else
-    json_builder_add_null_value (builder);
+    json_object_set_null_member (obj, member);
 }
 
 /**
@@ -451,77 +449,121 @@ add_string_or_null (JsonBuilder *builder,
  * | `created_at`, `started_at`, `completed_at` | ISO-8601 UTC with microseconds, or null |
  * | `duration_ms` | number (monotonic), or null before the job finished |
  *
+ * The returned tree is a new, independent copy; safe from any thread.
+ *
  * Returns: (transfer full): a new JSON object node
  */
 JsonNode *
 jupiter_job_to_json (JupiterJob *job,
                      gboolean    include_result)
 {
-  g_autoptr(JsonBuilder) builder = NULL;
+  JsonObject *obj;
+  JsonNode *node;
 
   g_return_val_if_fail (job != NULL, NULL);
 
-  builder = json_builder_new_immutable ();
-  json_builder_begin_object (builder);
-
-  json_builder_set_member_name (builder, "id");
-  json_builder_add_string_value (builder, job->id);
-  json_builder_set_member_name (builder, "name");
-  json_builder_add_string_value (builder, job->name);
-  json_builder_set_member_name (builder, "status");
-  json_builder_add_string_value (builder, status_names[job->status]);
-  add_string_or_null (builder, "plugin_id", job->plugin_id);
-  add_string_or_null (builder, "entry", job->entry_name);
-  json_builder_set_member_name (builder, "progress");
-  json_builder_add_double_value (builder, job->progress);
-  add_string_or_null (builder, "message", job->message);
+  obj = json_object_new ();
+  json_object_set_string_member (obj, "id", job->id);
+  json_object_set_string_member (obj, "name", job->name);
+  json_object_set_string_member (obj, "status", status_names[job->status]);
+  set_string_or_null (obj, "plugin_id", job->plugin_id);
+  set_string_or_null (obj, "entry", job->entry_name);
+  json_object_set_double_member (obj, "progress", job->progress);
+  set_string_or_null (obj, "message", job->message);
 
   if (include_result)
     {
-      json_builder_set_member_name (builder, "result");
       if (job->result)
-        json_builder_add_value (builder, json_node_ref (job->result));
+        json_object_set_member (obj, "result", jupiter_json_deep_copy (job->result));
       else
-        json_builder_add_null_value (builder);
+        json_object_set_null_member (obj, "result");
     }
 
-  json_builder_set_member_name (builder, "error");
   if (job->error)
     {
-      json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "domain");
-      json_builder_add_string_value (builder, g_quark_to_string (job->error->domain));
-      json_builder_set_member_name (builder, "code");
-      json_builder_add_int_value (builder, job->error->code);
-      json_builder_set_member_name (builder, "message");
-      json_builder_add_string_value (builder, job->error->message);
-      json_builder_end_object (builder);
+      JsonObject *err = json_object_new ();
+
+      json_object_set_string_member (err, "domain", g_quark_to_string (job->error->domain));
+      json_object_set_int_member (err, "code", job->error->code);
+      json_object_set_string_member (err, "message", job->error->message);
+      json_object_set_object_member (obj, "error", err);
     }
   else
-    json_builder_add_null_value (builder);
+    json_object_set_null_member (obj, "error");
 
-  json_builder_set_member_name (builder, "metadata");
   if (job->metadata)
-    {
-      JsonNode *node = json_node_new (JSON_NODE_OBJECT);
-      json_node_set_object (node, job->metadata);
-      json_builder_add_value (builder, node);
-    }
+    json_object_set_member (obj, "metadata", jupiter_json_deep_copy (job->metadata));
   else
-    json_builder_add_null_value (builder);
+    json_object_set_null_member (obj, "metadata");
 
-  add_time (builder, "created_at", job->created_at);
-  add_time (builder, "started_at", job->started_at);
-  add_time (builder, "completed_at", job->completed_at);
+  set_time (obj, "created_at", job->created_at);
+  set_time (obj, "started_at", job->started_at);
+  set_time (obj, "completed_at", job->completed_at);
 
-  json_builder_set_member_name (builder, "duration_ms");
   if (jupiter_job_status_is_finished ((JupiterJobStatus) job->status) && job->started_at != 0)
-    json_builder_add_double_value (builder, (double) job->duration / 1000.0);
+    json_object_set_double_member (obj, "duration_ms", (double) job->duration / 1000.0);
   else
-    json_builder_add_null_value (builder);
+    json_object_set_null_member (obj, "duration_ms");
 
-  json_builder_end_object (builder);
-  return json_builder_get_root (builder);
+  node = json_node_init_object (json_node_alloc (), obj);
+  json_object_unref (obj);
+  return node;
+}
+
+/* json-glib 1.6 counts references to JsonObject and JsonArray without
+ * atomics (only JsonNode's count is atomic), so a tree shared between
+ * threads must never be referenced below its root node: every tree a job
+ * keeps is private to it, reached only through its sealed root node, and
+ * what leaves it (exports) is a deep copy built by reading alone. */
+JsonNode *
+jupiter_json_deep_copy (JsonNode *node)
+{
+  JsonNode *copy;
+
+  switch (json_node_get_node_type (node))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObject *src = json_node_get_object (node);
+        JsonObject *dst = json_object_new ();
+        JsonObjectIter iter;
+        const char *name;
+        JsonNode *member;
+
+        json_object_iter_init_ordered (&iter, src);
+        while (json_object_iter_next_ordered (&iter, &name, &member))
+          json_object_set_member (dst, name, jupiter_json_deep_copy (member));
+        copy = json_node_init_object (json_node_alloc (), dst);
+        json_object_unref (dst);
+        return copy;
+      }
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *src = json_node_get_array (node);
+        guint n = json_array_get_length (src);
+        JsonArray *dst = json_array_sized_new (n);
+
+        for (guint i = 0; i < n; i++)
+          json_array_add_element (dst, jupiter_json_deep_copy (json_array_get_element (src, i)));
+        copy = json_node_init_array (json_node_alloc (), dst);
+        json_array_unref (dst);
+        return copy;
+      }
+    case JSON_NODE_VALUE:
+      {
+        GValue value = G_VALUE_INIT;
+
+        json_node_get_value (node, &value);
+        copy = json_node_alloc ();
+        json_node_init (copy, JSON_NODE_VALUE);
+        json_node_set_value (copy, &value);
+        g_value_unset (&value);
+        return copy;
+      }
+    case JSON_NODE_NULL:
+    default:
+      return json_node_init_null (json_node_alloc ());
+    }
 }
 
 /* Text that reaches a job record (names, messages, error messages) may come

@@ -51,14 +51,19 @@ test_options (void)
   jupiter_job_options_set_plugin_id (options, "");
   g_assert_null (jupiter_job_options_get_plugin_id (options));
 
+  /* The options keep a private, sealed copy; the caller's node is untouched. */
   jupiter_job_options_set_args (options, args);
-  g_assert_true (jupiter_job_options_get_args (options) == args);
-  g_assert_true (json_node_is_immutable (args));
+  g_assert_true (jupiter_job_options_get_args (options) != args);
+  g_assert_true (json_node_equal (jupiter_job_options_get_args (options), args));
+  g_assert_true (json_node_is_immutable (jupiter_job_options_get_args (options)));
+  g_assert_false (json_node_is_immutable (args));
 
   json_object_set_int_member (meta, "owner", 7);
   jupiter_job_options_set_metadata (options, meta);
-  g_assert_true (jupiter_job_options_get_metadata (options) == meta);
-  g_assert_true (json_object_is_immutable (meta));
+  g_assert_true (jupiter_job_options_get_metadata (options) != meta);
+  g_assert_true (json_object_equal (jupiter_job_options_get_metadata (options), meta));
+  g_assert_true (json_object_is_immutable (jupiter_job_options_get_metadata (options)));
+  g_assert_false (json_object_is_immutable (meta));
   /* An empty object is stored as NULL. */
   jupiter_job_options_set_metadata (options, empty);
   g_assert_null (jupiter_job_options_get_metadata (options));
@@ -155,7 +160,7 @@ test_to_json (void)
   g_assert_cmpint (g_date_time_to_unix (created) * G_USEC_PER_SEC + g_date_time_get_microsecond (created),
                    ==, jupiter_job_get_created_at (job));
 
-  /* The result is sealed; so is the whole exported tree. */
+  /* The kept result is sealed. */
   g_assert_true (json_node_is_immutable (jupiter_job_get_result (job)));
 
   without = jupiter_job_to_json (job, FALSE);

@@ -23,7 +23,8 @@ G_DECLARE_FINAL_TYPE (JupiterJobManager, jupiter_job_manager, JUPITER, JOB_MANAG
 /**
  * JupiterJobStats:
  * @pending: jobs queued now
- * @running: jobs whose function runs now (overdue ones included)
+ * @running: jobs in the %JUPITER_JOB_STATUS_RUNNING state (overdue jobs,
+ *   already failed, are counted in @overdue instead)
  * @completed: completed jobs held in the history
  * @failed: failed jobs held in the history
  * @cancelled: cancelled jobs held in the history

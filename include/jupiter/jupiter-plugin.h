@@ -121,6 +121,11 @@ struct _JupiterJobContext
  * jupiter_job_context_is_cancelled() or the context's #GCancellable now and
  * then. It must not call the return functions of its context.
  *
+ * The result's whole tree is handed over: it is sealed and then shared,
+ * read-only, by every snapshot of the job, in any thread. Keep no reference
+ * to it or to anything inside it (json-glib 1.6 counts references to
+ * objects and arrays without atomics; only a node's count is atomic).
+ *
  * Returns: (transfer full) (nullable): the job's result; %NULL with @error
  *   set fails the job, %NULL without an error completes it with no result.
  */
@@ -184,8 +189,10 @@ jupiter_job_context_get_entry_name (JupiterJobContext *context)
  * jupiter_job_context_get_args:
  * @context: a #JupiterJobContext
  *
- * The job's arguments. The node is sealed (immutable) and lives as long as
- * the context.
+ * The job's arguments. The node is sealed (immutable), lives as long as the
+ * context and may be read by other jobs at the same time: read it with
+ * json_node_get_object() and friends, never json_node_dup_object() or
+ * json_object_ref(), whose reference counts are not atomic in json-glib 1.6.
  *
  * Returns: (transfer none) (nullable): the arguments, or %NULL if none
  */
