@@ -25,6 +25,7 @@ typedef enum {
 struct _PluginQueue
 {
   const char *plugin_id;        /* g_intern_string(); NULL for jobs without a plugin */
+  JupiterCircuitBreaker *breaker; /* lazily set, owned by the registry; NULL if unguarded */
   GQuark      detail;           /* signal detail */
   /* guarded by core->lock: */
   GQueue      pending;          /* of JobRecord, linked through JobRecord.link */
@@ -55,8 +56,11 @@ struct _JobRecord
   gpointer            user_data;       /* released once, outside the lock */
   GDestroyNotify      user_data_free;
   GTimeSpan           timeout;         /* 0: none */
+  JupiterCircuitBreaker *breaker;      /* the plugin's breaker, or NULL (unguarded) */
+  gboolean            bypass;          /* JUPITER_JOB_FLAGS_BYPASS_CIRCUIT_BREAKER */
 
   /* Guarded by core->lock. */
+  JupiterCircuitPermit permit;         /* taken at dispatch, completed at the end */
   RecordPhase         phase;
   gboolean            holds_slot;
   gboolean            cancel_requested;
@@ -97,6 +101,8 @@ struct _ManagerCore
   gatomicrefcount  ref_count;
   GMainContext    *context;       /* the owner context; immutable */
   GThreadPool     *pool;          /* runs synchronous jobs; immutable */
+  JupiterCircuitBreakerRegistry *breakers; /* immutable once constructed */
+  gint             breakers_enabled;       /* atomic */
 
   GMutex           lock;          /* guards everything below */
   GCond            timer_cond;    /* wakes the timer thread */

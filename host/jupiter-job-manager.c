@@ -2,6 +2,7 @@
 
 #include "config.h"
 
+#include "jupiter-circuit-breaker-private.h"
 #include "jupiter-job-manager-private.h"
 #include "jupiter-job-options-private.h"
 #include "jupiter-job-private.h"
@@ -67,6 +68,12 @@ struct _JupiterJobManager
   GObject      parent_instance;
   ManagerCore *core;
   GSource     *source;     /* delivers notifications on core->context */
+
+  /* Construct-time settings of the breaker registry (made in constructed). */
+  JupiterClock *clock;
+  guint         cb_threshold;
+  GTimeSpan     cb_cooldown;
+  JupiterBreakerLink *link; /* the breakers' way back to us */
 };
 
 enum {
@@ -76,6 +83,10 @@ enum {
   PROP_MAX_PENDING,
   PROP_HISTORY_LIMIT,
   PROP_DEFAULT_TIMEOUT,
+  PROP_ENABLE_CIRCUIT_BREAKER,
+  PROP_CIRCUIT_BREAKER_THRESHOLD,
+  PROP_CIRCUIT_BREAKER_COOLDOWN,
+  PROP_CLOCK,
   N_PROPS
 };
 
@@ -141,6 +152,8 @@ deferred_cancel (Deferred     *d,
 }
 
 static void record_unref (JobRecord *rec);
+static void complete_permit_locked (ManagerCore *core, JobRecord *rec,
+                                    JupiterJobStatus status, Deferred *d);
 
 static void
 defer_job_unref (Deferred   *d,
@@ -248,6 +261,11 @@ core_unref (ManagerCore *core)
   g_queue_clear (&core->ring);
   g_hash_table_destroy (core->waiters);
   g_clear_pointer (&core->deadlines, g_sequence_free);
+  if (core->breakers)
+    {
+      jupiter_circuit_breaker_registry_set_watch (core->breakers, NULL, NULL);
+      g_object_unref (core->breakers);
+    }
   g_source_unref (core->source_ref);
   g_main_context_unref (core->context);
   g_cond_clear (&core->timer_cond);
@@ -631,6 +649,7 @@ finish_locked (ManagerCore *core,
 
   rec->phase = PHASE_DONE;
   deadline_remove_locked (core, rec);
+  complete_permit_locked (core, rec, (JupiterJobStatus) job->status, d);
 
   job->progress = job->status == JUPITER_JOB_STATUS_COMPLETED ? 1.0 : rec->progress;
   if (rec->message)
@@ -686,6 +705,111 @@ release_slot_locked (ManagerCore *core,
     arm_source_locked (core);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Circuit breakers                                                          */
+
+static GError *
+circuit_open_error (JobRecord *rec)
+{
+  return g_error_new (JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_CIRCUIT_OPEN,
+                      "Job %s (“%s”) was not run: the circuit breaker of plugin “%s” is open; "
+                      "it may be tried again in %.1f s",
+                      rec->base->id, rec->base->name, rec->base->plugin_id,
+                      jupiter_circuit_breaker_get_retry_in (rec->breaker) / (double) G_USEC_PER_SEC);
+}
+
+/* Fails @rec, which holds no slot and no permit, because its plugin's
+ * breaker is open: a rejection, not a failure of the plugin. */
+static void
+reject_queued_locked (ManagerCore *core,
+                      JobRecord   *rec,
+                      Deferred    *d)
+{
+  jupiter_circuit_breaker_record_rejected (rec->breaker);
+  finish_locked (core, rec, build_outcome (rec, JUPITER_JOB_STATUS_FAILED, NULL,
+                                           circuit_open_error (rec)), d);
+  deferred_unref_record (d, rec);       /* the queue's reference */
+}
+
+/* The breaker of @q is OPEN: its queued jobs fail with CIRCUIT_OPEN at
+ * once (jobs that bypass the breaker stay). */
+static void
+reject_queue_locked (ManagerCore *core,
+                     PluginQueue *q,
+                     Deferred    *d)
+{
+  GList *l = q->pending.head;
+
+  while (l)
+    {
+      GList *next = l->next;
+      JobRecord *rec = l->data;
+
+      if (!rec->bypass && rec->breaker)
+        {
+          g_queue_unlink (&q->pending, l);
+          reject_queued_locked (core, rec, d);
+        }
+      l = next;
+    }
+}
+
+/* Takes @rec's permit at dispatch. Returns FALSE when @rec must not start:
+ * it failed (the breaker is OPEN) or it waits at the head of its queue
+ * behind the half-open trials; the queue then leaves the ring until a trial
+ * settles. */
+static gboolean
+permit_locked (ManagerCore *core,
+               JobRecord   *rec,
+               Deferred    *d)
+{
+  if (rec->breaker == NULL)
+    return TRUE;
+  if (rec->bypass)
+    {
+      jupiter_circuit_breaker_acquire_bypass (rec->breaker, &rec->permit);
+      return TRUE;
+    }
+  if (jupiter_circuit_breaker_acquire (rec->breaker, &rec->permit))
+    return TRUE;
+
+  if (jupiter_circuit_breaker_get_state (rec->breaker) == JUPITER_CIRCUIT_STATE_OPEN)
+    {
+      reject_queued_locked (core, rec, d);
+      reject_queue_locked (core, rec->queue, d);
+    }
+  else
+    g_queue_push_head_link (&rec->queue->pending, &rec->link);
+  return FALSE;
+}
+
+/* At @rec's terminal transition: its outcome goes to the breaker
+ * (COMPLETED a success, FAILED a failure, CANCELLED neither), and the
+ * plugin's queue follows the breaker's new state. */
+static void
+complete_permit_locked (ManagerCore     *core,
+                        JobRecord       *rec,
+                        JupiterJobStatus status,
+                        Deferred        *d)
+{
+  JupiterCircuitOutcome outcome;
+
+  if (rec->breaker == NULL || !jupiter_circuit_permit_is_held (&rec->permit))
+    return;
+
+  outcome = status == JUPITER_JOB_STATUS_COMPLETED ? JUPITER_CIRCUIT_OUTCOME_SUCCESS :
+            status == JUPITER_JOB_STATUS_FAILED ? JUPITER_CIRCUIT_OUTCOME_FAILURE :
+            JUPITER_CIRCUIT_OUTCOME_NEUTRAL;
+  jupiter_circuit_breaker_complete (rec->breaker, &rec->permit, outcome);
+  if (rec->bypass)
+    return;
+
+  if (jupiter_circuit_breaker_get_state (rec->breaker) == JUPITER_CIRCUIT_STATE_OPEN)
+    reject_queue_locked (core, rec->queue, d);
+  else
+    ring_add_locked (core, rec->queue);   /* a settled trial may let the rest run */
+}
+
 static void
 start_locked (ManagerCore *core,
               JobRecord   *rec,
@@ -735,6 +859,8 @@ dispatch_locked (ManagerCore *core,
 
       link = g_queue_pop_head_link (&q->pending);
       rec = link->data;
+      if (!permit_locked (core, rec, d))
+        continue;       /* failed (breaker OPEN) or waiting behind the trials */
       start_locked (core, rec, take_sync);
       ring_add_locked (core, q);
     }
@@ -1216,6 +1342,8 @@ timer_thread_func (gpointer data)
                                                  rec->base->id, rec->base->name,
                                                  rec->timeout / 1000)),
                      &d);
+      /* The failure may have opened or settled the plugin's breaker. */
+      dispatch_locked (core, NULL, &d);
 
       core_unlock (core);
       deferred_run (&d);
@@ -1492,8 +1620,57 @@ jupiter_job_manager_finalize (GObject *object)
   JupiterJobManager *self = JUPITER_JOB_MANAGER (object);
 
   g_clear_pointer (&self->core, core_unref);
+  g_clear_object (&self->clock);
+  g_clear_pointer (&self->link, jupiter_breaker_link_unref);
 
   G_OBJECT_CLASS (jupiter_job_manager_parent_class)->finalize (object);
+}
+
+static void
+breaker_watch_cb (JupiterCircuitBreaker *breaker,
+                  gpointer               data)
+{
+  JupiterBreakerLink *link = data;
+  g_autoptr(JupiterJobManager) self = g_weak_ref_get (&link->target);
+  ManagerCore *core;
+  PluginQueue *q;
+  Deferred d = { 0 };
+
+  if (self == NULL)
+    return;
+
+  /* A breaker changed by itself (its timer) or was changed by someone else:
+   * its plugin's queued jobs may run, or fail, now. */
+  core = self->core;
+  core_lock (core);
+  q = g_hash_table_lookup (core->queues, jupiter_circuit_breaker_get_plugin_id (breaker));
+  if (q)
+    {
+      if (jupiter_circuit_breaker_get_state (breaker) == JUPITER_CIRCUIT_STATE_OPEN)
+        reject_queue_locked (core, q, &d);
+      ring_add_locked (core, q);
+      dispatch_locked (core, NULL, &d);
+    }
+  core_unlock (core);
+  deferred_run (&d);
+}
+
+static void
+jupiter_job_manager_constructed (GObject *object)
+{
+  JupiterJobManager *self = JUPITER_JOB_MANAGER (object);
+
+  G_OBJECT_CLASS (jupiter_job_manager_parent_class)->constructed (object);
+
+  /* Made here, in the thread (and thread-default context) that constructs
+   * the manager, with the clock given at construction. */
+  self->core->breakers = g_object_new (JUPITER_TYPE_CIRCUIT_BREAKER_REGISTRY,
+                                       "clock", self->clock,
+                                       "failure-threshold", self->cb_threshold,
+                                       "cooldown", self->cb_cooldown,
+                                       NULL);
+  self->link = jupiter_breaker_link_new (self);
+  jupiter_circuit_breaker_registry_set_watch (self->core->breakers, breaker_watch_cb, self->link);
 }
 
 static void
@@ -1520,6 +1697,26 @@ jupiter_job_manager_get_property (GObject    *object,
       break;
     case PROP_DEFAULT_TIMEOUT:
       g_value_set_int64 (value, jupiter_job_manager_get_default_timeout (self));
+      break;
+    case PROP_ENABLE_CIRCUIT_BREAKER:
+      g_value_set_boolean (value, g_atomic_int_get (&self->core->breakers_enabled));
+      break;
+    case PROP_CIRCUIT_BREAKER_THRESHOLD:
+      if (self->core->breakers)
+        g_object_get_property (G_OBJECT (self->core->breakers), "failure-threshold", value);
+      else
+        g_value_set_uint (value, self->cb_threshold);
+      break;
+    case PROP_CIRCUIT_BREAKER_COOLDOWN:
+      if (self->core->breakers)
+        g_object_get_property (G_OBJECT (self->core->breakers), "cooldown", value);
+      else
+        g_value_set_int64 (value, self->cb_cooldown);
+      break;
+    case PROP_CLOCK:
+      g_value_set_object (value, self->core->breakers
+                                 ? jupiter_circuit_breaker_registry_get_clock (self->core->breakers)
+                                 : self->clock);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1551,6 +1748,22 @@ jupiter_job_manager_set_property (GObject      *object,
     case PROP_DEFAULT_TIMEOUT:
       jupiter_job_manager_set_default_timeout (self, g_value_get_int64 (value));
       break;
+    case PROP_ENABLE_CIRCUIT_BREAKER:
+      g_atomic_int_set (&self->core->breakers_enabled, g_value_get_boolean (value));
+      break;
+    case PROP_CIRCUIT_BREAKER_THRESHOLD:
+      self->cb_threshold = g_value_get_uint (value);
+      if (self->core->breakers)
+        g_object_set_property (G_OBJECT (self->core->breakers), "failure-threshold", value);
+      break;
+    case PROP_CIRCUIT_BREAKER_COOLDOWN:
+      self->cb_cooldown = g_value_get_int64 (value);
+      if (self->core->breakers)
+        g_object_set_property (G_OBJECT (self->core->breakers), "cooldown", value);
+      break;
+    case PROP_CLOCK:
+      self->clock = g_value_dup_object (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1566,6 +1779,7 @@ jupiter_job_manager_class_init (JupiterJobManagerClass *klass)
    * workers and the timer thread can race to do it. */
   (void) jupiter_job_error_quark ();
 
+  object_class->constructed = jupiter_job_manager_constructed;
   object_class->dispose = jupiter_job_manager_dispose;
   object_class->finalize = jupiter_job_manager_finalize;
   object_class->get_property = jupiter_job_manager_get_property;
@@ -1639,6 +1853,56 @@ jupiter_job_manager_class_init (JupiterJobManagerClass *klass)
     g_param_spec_int64 ("default-timeout", NULL, NULL,
                         0, G_MAXINT64, 0,
                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * JupiterJobManager:enable-circuit-breaker:
+   *
+   * Whether jobs with a plugin id are guarded by that plugin's circuit
+   * breaker (see [class@Jupiter.CircuitBreaker]). Jobs submitted while it is
+   * off are not guarded.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_ENABLE_CIRCUIT_BREAKER] =
+    g_param_spec_boolean ("enable-circuit-breaker", NULL, NULL, TRUE,
+                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * JupiterJobManager:circuit-breaker-threshold:
+   *
+   * The consecutive failures that open a plugin's breaker, for breakers
+   * created from now on.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_CIRCUIT_BREAKER_THRESHOLD] =
+    g_param_spec_uint ("circuit-breaker-threshold", NULL, NULL, 1, G_MAXINT, 5,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * JupiterJobManager:circuit-breaker-cooldown:
+   *
+   * How long, in microseconds, an open breaker refuses jobs before it lets a
+   * trial through, for breakers created from now on.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_CIRCUIT_BREAKER_COOLDOWN] =
+    g_param_spec_int64 ("circuit-breaker-cooldown", NULL, NULL, 0, G_MAXINT64 / 2,
+                        30 * G_TIME_SPAN_SECOND,
+                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * JupiterJobManager:clock:
+   *
+   * The clock the circuit breakers measure cooldowns with; the system clock
+   * when %NULL. Tests pass a manual [class@Jupiter.Clock].
+   *
+   * Since: 0.1
+   */
+  properties[PROP_CLOCK] =
+    g_param_spec_object ("clock", NULL, NULL, JUPITER_TYPE_CLOCK,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -1789,10 +2053,35 @@ submit_internal (JupiterJobManager       *self,
   char id[JUPITER_JOB_ID_LEN + 1];
   const char *name = options->name ? options->name : "";
   g_autofree char *valid_name = NULL;
+  JupiterCircuitBreaker *breaker = NULL;
+  gboolean bypass = (options->flags & JUPITER_JOB_FLAGS_BYPASS_CIRCUIT_BREAKER) != 0;
   Deferred d = { 0 };
 
   if (!g_utf8_validate (name, -1, NULL))
     name = valid_name = jupiter_utf8_make_valid (name);
+
+  /* Jobs with a plugin id are guarded by its breaker: an OPEN one refuses
+   * the job here (a rejection, not a call); the permit is taken at dispatch. */
+  if (options->plugin_id && g_atomic_int_get (&core->breakers_enabled))
+    {
+      breaker = jupiter_circuit_breaker_registry_get_or_create (core->breakers, options->plugin_id, NULL);
+      if (!bypass && jupiter_circuit_breaker_get_state (breaker) == JUPITER_CIRCUIT_STATE_OPEN)
+        {
+          jupiter_circuit_breaker_record_rejected (breaker);
+          core_lock (core);
+          core->rejected++;
+          core_unlock (core);
+          g_set_error (error, JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_CIRCUIT_OPEN,
+                       "Job “%s” was not submitted: the circuit breaker of plugin “%s” is open "
+                       "after %u consecutive failures; it may be tried again in %.1f s",
+                       name, options->plugin_id,
+                       jupiter_circuit_breaker_get_failure_threshold (breaker),
+                       jupiter_circuit_breaker_get_retry_in (breaker) / (double) G_USEC_PER_SEC);
+          if (user_data_free)
+            user_data_free (user_data);
+          return NULL;
+        }
+    }
 
   jupiter_uuid_generate (id);
 
@@ -1807,6 +2096,8 @@ submit_internal (JupiterJobManager       *self,
   rec->args = options->args ? json_node_ref (options->args) : NULL;
   rec->link.data = rec;
   rec->phase = PHASE_QUEUED;
+  rec->breaker = breaker;
+  rec->bypass = bypass;
 
   core_lock (core);
   if (core->shutting_down || core->n_pending >= core->max_pending)
@@ -2980,4 +3271,199 @@ jupiter_job_manager_set_default_timeout (JupiterJobManager *self,
 
   if (changed)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DEFAULT_TIMEOUT]);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Circuit breakers                                                          */
+
+/**
+ * jupiter_job_manager_get_circuit_breaker_registry:
+ * @self: a #JupiterJobManager
+ *
+ * The registry of the breakers that guard this manager's plugins. Create a
+ * plugin's breaker there with jupiter_circuit_breaker_registry_get_or_create()
+ * before its first job to give it thresholds of its own.
+ *
+ * Returns: (transfer none): the registry
+ */
+JupiterCircuitBreakerRegistry *
+jupiter_job_manager_get_circuit_breaker_registry (JupiterJobManager *self)
+{
+  g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), NULL);
+  return self->core->breakers;
+}
+
+/**
+ * jupiter_job_manager_get_circuit_breaker:
+ * @self: a #JupiterJobManager
+ * @plugin_id: a plugin id
+ *
+ * Returns: (transfer none) (nullable): the breaker of @plugin_id, or %NULL
+ *   if no job of that plugin was guarded yet
+ */
+JupiterCircuitBreaker *
+jupiter_job_manager_get_circuit_breaker (JupiterJobManager *self,
+                                         const char        *plugin_id)
+{
+  g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), NULL);
+  g_return_val_if_fail (plugin_id != NULL, NULL);
+  return jupiter_circuit_breaker_registry_get (self->core->breakers, plugin_id);
+}
+
+/**
+ * jupiter_job_manager_get_circuit_breaker_state:
+ * @self: a #JupiterJobManager
+ * @plugin_id: a plugin id
+ *
+ * Returns: the state of @plugin_id's breaker; %JUPITER_CIRCUIT_STATE_CLOSED
+ *   if it has none
+ */
+JupiterCircuitState
+jupiter_job_manager_get_circuit_breaker_state (JupiterJobManager *self,
+                                               const char        *plugin_id)
+{
+  JupiterCircuitBreaker *breaker;
+
+  g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), JUPITER_CIRCUIT_STATE_CLOSED);
+  g_return_val_if_fail (plugin_id != NULL, JUPITER_CIRCUIT_STATE_CLOSED);
+
+  breaker = jupiter_circuit_breaker_registry_get (self->core->breakers, plugin_id);
+  return breaker ? jupiter_circuit_breaker_get_state (breaker) : JUPITER_CIRCUIT_STATE_CLOSED;
+}
+
+/**
+ * jupiter_job_manager_is_circuit_open:
+ * @self: a #JupiterJobManager
+ * @plugin_id: a plugin id
+ *
+ * Returns: %TRUE if @plugin_id's breaker is OPEN (its jobs are refused)
+ */
+gboolean
+jupiter_job_manager_is_circuit_open (JupiterJobManager *self,
+                                     const char        *plugin_id)
+{
+  return jupiter_job_manager_get_circuit_breaker_state (self, plugin_id) == JUPITER_CIRCUIT_STATE_OPEN;
+}
+
+/* After a breaker of ours changed by hand, its queued jobs may run. */
+static void
+redispatch_plugin (JupiterJobManager *self,
+                   const char        *plugin_id)
+{
+  ManagerCore *core = self->core;
+  Deferred d = { 0 };
+  PluginQueue *q;
+
+  core_lock (core);
+  q = plugin_id ? g_hash_table_lookup (core->queues, g_intern_string (plugin_id)) : NULL;
+  if (q)
+    ring_add_locked (core, q);
+  else
+    {
+      GHashTableIter iter;
+      gpointer value;
+
+      g_hash_table_iter_init (&iter, core->queues);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        ring_add_locked (core, value);
+    }
+  dispatch_locked (core, NULL, &d);
+  core_unlock (core);
+  deferred_run (&d);
+}
+
+/**
+ * jupiter_job_manager_reset_circuit_breaker:
+ * @self: a #JupiterJobManager
+ * @plugin_id: a plugin id
+ *
+ * jupiter_circuit_breaker_reset() on @plugin_id's breaker; its queued jobs
+ * may start at once.
+ *
+ * Returns: %TRUE if @plugin_id has a breaker
+ */
+gboolean
+jupiter_job_manager_reset_circuit_breaker (JupiterJobManager *self,
+                                           const char        *plugin_id)
+{
+  JupiterCircuitBreaker *breaker;
+
+  g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), FALSE);
+  g_return_val_if_fail (plugin_id != NULL, FALSE);
+
+  breaker = jupiter_circuit_breaker_registry_get (self->core->breakers, plugin_id);
+  if (breaker == NULL)
+    return FALSE;
+  jupiter_circuit_breaker_reset (breaker);
+  redispatch_plugin (self, plugin_id);
+  return TRUE;
+}
+
+/**
+ * jupiter_job_manager_reset_all_circuit_breakers:
+ * @self: a #JupiterJobManager
+ *
+ * Resets every breaker.
+ */
+void
+jupiter_job_manager_reset_all_circuit_breakers (JupiterJobManager *self)
+{
+  g_return_if_fail (JUPITER_IS_JOB_MANAGER (self));
+
+  jupiter_circuit_breaker_registry_reset_all (self->core->breakers);
+  redispatch_plugin (self, NULL);
+}
+
+/**
+ * jupiter_job_manager_list_open_circuits:
+ * @self: a #JupiterJobManager
+ *
+ * Returns: (transfer full) (array zero-terminated=1): the plugin ids whose
+ *   breaker is OPEN, sorted
+ */
+GStrv
+jupiter_job_manager_list_open_circuits (JupiterJobManager *self)
+{
+  g_autoptr(GPtrArray) open = NULL;
+  GStrvBuilder *builder;
+  GStrv ids;
+
+  g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), NULL);
+
+  open = jupiter_circuit_breaker_registry_list_open (self->core->breakers);
+  builder = g_strv_builder_new ();
+  for (guint i = 0; i < open->len; i++)
+    g_strv_builder_add (builder, jupiter_circuit_breaker_get_plugin_id (open->pdata[i]));
+  ids = g_strv_builder_end (builder);
+  g_strv_builder_unref (builder);
+  return ids;
+}
+
+/**
+ * jupiter_job_manager_get_circuit_breaker_stats:
+ * @self: a #JupiterJobManager
+ * @stats: (out caller-allocates): where to store the counters
+ *
+ * jupiter_circuit_breaker_registry_get_stats() on the manager's registry.
+ */
+void
+jupiter_job_manager_get_circuit_breaker_stats (JupiterJobManager          *self,
+                                               JupiterCircuitBreakerStats *stats)
+{
+  g_return_if_fail (JUPITER_IS_JOB_MANAGER (self));
+  jupiter_circuit_breaker_registry_get_stats (self->core->breakers, stats);
+}
+
+/**
+ * jupiter_job_manager_get_all_circuit_breakers:
+ * @self: a #JupiterJobManager
+ *
+ * Returns: (transfer full) (element-type JupiterCircuitBreaker): every
+ *   breaker, by plugin id
+ */
+GPtrArray *
+jupiter_job_manager_get_all_circuit_breakers (JupiterJobManager *self)
+{
+  g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), NULL);
+  return jupiter_circuit_breaker_registry_list (self->core->breakers);
 }

@@ -8,6 +8,8 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "jupiter-circuit-breaker-registry.h"
+#include "jupiter-circuit-breaker.h"
 #include "jupiter-job-options.h"
 #include "jupiter-job.h"
 #include "jupiter-plugin.h"
@@ -156,6 +158,32 @@ GTimeSpan          jupiter_job_manager_get_default_timeout   (JupiterJobManager 
 JUPITER_AVAILABLE_IN_ALL
 void               jupiter_job_manager_set_default_timeout   (JupiterJobManager       *self,
                                                               GTimeSpan                timeout);
+
+/* Circuit breakers */
+
+JUPITER_AVAILABLE_IN_ALL
+JupiterCircuitBreakerRegistry *jupiter_job_manager_get_circuit_breaker_registry (JupiterJobManager *self);
+JUPITER_AVAILABLE_IN_ALL
+JupiterCircuitBreaker *jupiter_job_manager_get_circuit_breaker        (JupiterJobManager          *self,
+                                                                       const char                 *plugin_id);
+JUPITER_AVAILABLE_IN_ALL
+JupiterCircuitState    jupiter_job_manager_get_circuit_breaker_state  (JupiterJobManager          *self,
+                                                                       const char                 *plugin_id);
+JUPITER_AVAILABLE_IN_ALL
+gboolean               jupiter_job_manager_is_circuit_open            (JupiterJobManager          *self,
+                                                                       const char                 *plugin_id);
+JUPITER_AVAILABLE_IN_ALL
+gboolean               jupiter_job_manager_reset_circuit_breaker      (JupiterJobManager          *self,
+                                                                       const char                 *plugin_id);
+JUPITER_AVAILABLE_IN_ALL
+void                   jupiter_job_manager_reset_all_circuit_breakers (JupiterJobManager          *self);
+JUPITER_AVAILABLE_IN_ALL
+GStrv                  jupiter_job_manager_list_open_circuits         (JupiterJobManager          *self);
+JUPITER_AVAILABLE_IN_ALL
+void                   jupiter_job_manager_get_circuit_breaker_stats  (JupiterJobManager          *self,
+                                                                       JupiterCircuitBreakerStats *stats);
+JUPITER_AVAILABLE_IN_ALL
+GPtrArray             *jupiter_job_manager_get_all_circuit_breakers   (JupiterJobManager          *self);
 
 /* The process-wide default manager */
 

@@ -8,6 +8,9 @@
 #include <jupiter/jupiter-plugin.h>
 #include <jupiter/jupiter-job.h>
 #include <jupiter/jupiter-job-options.h>
+#include <jupiter/jupiter-clock.h>
+#include <jupiter/jupiter-circuit-breaker.h>
+#include <jupiter/jupiter-circuit-breaker-registry.h>
 #include <jupiter/jupiter-job-manager.h>
 #include <jupiter/jupiter-enum-types.h>
 
