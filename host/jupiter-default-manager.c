@@ -9,50 +9,25 @@
 /*
  * The process-wide default manager, mirroring the seed's module-level API.
  * A manager that is replaced while jobs still run is kept alive, shut down,
- * until its last job function returns; see retire().
+ * until its last job function returns; see jupiter_job_manager_retire().
  */
 
 static GMutex default_lock;
 static JupiterJobManager *default_manager;   /* guarded by default_lock */
 
-static void
-retired_job_finished (JupiterJobManager *manager,
-                      JupiterJob        *job,
-                      gpointer           user_data)
+/* The default manager with a reference, so a concurrent
+ * jupiter_init_job_manager() cannot finalize it under the caller. */
+static JupiterJobManager *
+default_ref (void)
 {
-  JupiterJobStats stats;
+  JupiterJobManager *manager;
 
-  jupiter_job_manager_get_stats (manager, &stats);
-  if (stats.running == 0 && stats.pending == 0 && stats.overdue == 0)
-    {
-      g_signal_handlers_disconnect_by_func (manager, retired_job_finished, user_data);
-      g_object_unref (manager);
-    }
-}
-
-/* Shuts @old down without blocking: pending jobs are cancelled at once;
- * running ones are cancelled and the manager is released on its own
- * context once the last of them has finished. */
-static void
-retire (JupiterJobManager *old)
-{
-  JupiterJobStats stats;
-
-  g_object_set_data (G_OBJECT (old), "jupiter-retired", GINT_TO_POINTER (1));
-  if (g_main_context_acquire (jupiter_job_manager_get_context (old)))
-    {
-      jupiter_job_manager_shutdown (old, 0, NULL);
-      g_main_context_release (jupiter_job_manager_get_context (old));
-    }
-  jupiter_job_manager_get_stats (old, &stats);
-  if (stats.running == 0 && stats.pending == 0 && stats.overdue == 0)
-    {
-      g_object_unref (old);
-      return;
-    }
-  g_signal_connect (old, "job-completed", G_CALLBACK (retired_job_finished), NULL);
-  g_signal_connect (old, "job-failed", G_CALLBACK (retired_job_finished), NULL);
-  g_signal_connect (old, "job-cancelled", G_CALLBACK (retired_job_finished), NULL);
+  g_mutex_lock (&default_lock);
+  if (default_manager == NULL)
+    default_manager = jupiter_job_manager_new ();
+  manager = g_object_ref (default_manager);
+  g_mutex_unlock (&default_lock);
+  return manager;
 }
 
 /**
@@ -88,8 +63,9 @@ jupiter_init_job_manager (const char *first_property_name,
   default_manager = manager;
   g_mutex_unlock (&default_lock);
 
+  /* The old default lets itself go once its last job is over. */
   if (old)
-    retire (old);
+    jupiter_job_manager_retire (old);
   return manager;
 }
 
@@ -99,18 +75,17 @@ jupiter_init_job_manager (const char *first_property_name,
  * The process-wide default manager, created with default settings (owned
  * by the calling thread's thread-default main context) on first use.
  *
+ * The pointer stays valid until jupiter_init_job_manager() replaces the
+ * default; take a reference to keep it longer.
+ *
  * Returns: (transfer none): the default manager
  */
 JupiterJobManager *
 jupiter_get_job_manager (void)
 {
-  JupiterJobManager *manager;
+  JupiterJobManager *manager = default_ref ();
 
-  g_mutex_lock (&default_lock);
-  if (default_manager == NULL)
-    default_manager = jupiter_job_manager_new ();
-  manager = default_manager;
-  g_mutex_unlock (&default_lock);
+  g_object_unref (manager);   /* the default keeps its own reference */
   return manager;
 }
 
@@ -133,8 +108,9 @@ jupiter_submit_job (const JupiterJobOptions *options,
                     GDestroyNotify           user_data_free,
                     GError                 **error)
 {
-  return jupiter_job_manager_submit (jupiter_get_job_manager (), options, func,
-                                     user_data, user_data_free, error);
+  g_autoptr(JupiterJobManager) manager = default_ref ();
+
+  return jupiter_job_manager_submit (manager, options, func, user_data, user_data_free, error);
 }
 
 /**
@@ -156,8 +132,10 @@ jupiter_submit_async_job (const JupiterJobOptions *options,
                           GDestroyNotify           user_data_free,
                           GError                 **error)
 {
-  return jupiter_job_manager_submit_async_func (jupiter_get_job_manager (), options, func,
-                                                user_data, user_data_free, error);
+  g_autoptr(JupiterJobManager) manager = default_ref ();
+
+  return jupiter_job_manager_submit_async_func (manager, options, func, user_data,
+                                                user_data_free, error);
 }
 
 /**
@@ -173,7 +151,9 @@ gboolean
 jupiter_cancel_job (const char *job_id,
                     GError    **error)
 {
-  return jupiter_job_manager_cancel (jupiter_get_job_manager (), job_id, error);
+  g_autoptr(JupiterJobManager) manager = default_ref ();
+
+  return jupiter_job_manager_cancel (manager, job_id, error);
 }
 
 /**
@@ -189,7 +169,9 @@ JupiterJob *
 jupiter_get_job (const char *job_id,
                  GError    **error)
 {
-  return jupiter_job_manager_get (jupiter_get_job_manager (), job_id, error);
+  g_autoptr(JupiterJobManager) manager = default_ref ();
+
+  return jupiter_job_manager_get (manager, job_id, error);
 }
 
 /**
@@ -207,5 +189,7 @@ jupiter_list_jobs (JupiterJobStatus status,
                    const char      *plugin_id,
                    guint            limit)
 {
-  return jupiter_job_manager_list (jupiter_get_job_manager (), status, plugin_id, limit);
+  g_autoptr(JupiterJobManager) manager = default_ref ();
+
+  return jupiter_job_manager_list (manager, status, plugin_id, limit);
 }

@@ -44,6 +44,7 @@ struct _JobRecord
   gatomicrefcount     ref_count;
   gint                ctx_refs;        /* atomic: references through the context API */
   gint                cancel_flag;     /* atomic: cancelled or timed out */
+  gint                data_gate;       /* atomic: async, user data released at 0 */
   ManagerCore        *core;            /* strong */
 
   /* Immutable after submission. */
@@ -112,6 +113,8 @@ struct _ManagerCore
   gboolean         armed;         /* a wakeup was made or is owed */
   gboolean         wake_owed;     /* core_unlock() must wake the source */
   gboolean         delivering;    /* the owner thread is in deliver_batch() */
+  guint            iterating;     /* wait(), wait_idle(), shutdown() running */
+  gboolean         wake_context_owed; /* core_unlock() must wake the context */
   gboolean         shutting_down;
 
   /* settings */
@@ -155,6 +158,7 @@ struct _ManagerCore
 
   /* counters */
   guint            n_pending;     /* QUEUED and STARTING */
+  guint            n_queued;      /* QUEUED only: what max-pending bounds */
   guint            n_running;
   guint            n_completed;   /* in the history */
   guint            n_failed;
@@ -170,5 +174,6 @@ struct _ManagerCore
 };
 
 const JupiterHostFuncs *jupiter_job_manager_get_host_funcs (void);
+void                    jupiter_job_manager_retire         (JupiterJobManager *self);
 
 G_END_DECLS

@@ -74,6 +74,7 @@ struct _JupiterJobManager
   guint         cb_threshold;
   GTimeSpan     cb_cooldown;
   JupiterBreakerLink *link; /* the breakers' way back to us */
+  gint          retiring;  /* atomic: holds a reference until idle */
 };
 
 enum {
@@ -187,7 +188,12 @@ deferred_run (Deferred *d)
 
           if (w->cancellable)
             {
-              g_cancellable_disconnect (w->cancellable, w->handler);
+              /* A cancelled cancellable may be emitting in this very thread
+               * (its handler cancelled the job), and disconnecting from
+               * inside its emission would deadlock; the handler left behind
+               * finds no waiter and holds nothing. */
+              if (!g_cancellable_is_cancelled (w->cancellable))
+                g_cancellable_disconnect (w->cancellable, w->handler);
               g_object_unref (w->cancellable);
             }
           g_task_return_pointer (w->task, w->job, (GDestroyNotify) jupiter_job_unref);
@@ -360,6 +366,7 @@ record_unref (JobRecord *rec)
   g_clear_object (&rec->cancellable);
   g_free (rec->message);
   g_free (rec->ev_message);
+  g_clear_pointer (&rec->ev_terminal, jupiter_job_unref);
   core_unref (rec->core);
   g_free (rec);
 }
@@ -379,7 +386,16 @@ record_from_context (JupiterJobContext *context)
 static void
 arm_source_locked (ManagerCore *core)
 {
-  if (!core->armed && !core->delivering && core->source != NULL)
+  if (core->delivering)
+    {
+      /* A wait() inside one of our signal handlers iterates the context
+       * while our own source is blocked in dispatch: wake that loop so it
+       * looks again. */
+      if (core->iterating > 0)
+        core->wake_context_owed = TRUE;
+      return;
+    }
+  if (!core->armed && core->source != NULL)
     {
       core->armed = TRUE;
       core->wake_owed = TRUE;
@@ -417,17 +433,26 @@ static void
 core_unlock (ManagerCore *core)
 {
   gboolean wake = core->wake_owed;
+  gboolean wake_context = core->wake_context_owed;
 
   core->wake_owed = FALSE;
+  core->wake_context_owed = FALSE;
   g_mutex_unlock (&core->lock);
   if (wake)
     g_source_set_ready_time (core->source_ref, 0);
+  if (wake_context)
+    g_main_context_wakeup (core->context);
 }
 
 static void
 queue_event_locked (ManagerCore *core,
                     JobRecord   *rec)
 {
+  /* Disposed: nobody will deliver it, and a queued record would keep the
+   * core alive. */
+  if (core->source == NULL)
+    return;
+
   if (!rec->in_ev_queue)
     {
       rec->in_ev_queue = TRUE;
@@ -646,6 +671,8 @@ finish_locked (ManagerCore *core,
     core->n_running--;
   else
     core->n_pending--;
+  if (rec->phase == PHASE_QUEUED)
+    core->n_queued--;
 
   rec->phase = PHASE_DONE;
   deadline_remove_locked (core, rec);
@@ -675,8 +702,11 @@ finish_locked (ManagerCore *core,
   g_hash_table_steal (core->live, rec->base->id);
   deferred_unref_record (d, rec); /* the live table's reference */
 
-  rec->ev_terminal = jupiter_job_ref (job);
-  queue_event_locked (core, rec);
+  if (core->source)
+    {
+      rec->ev_terminal = jupiter_job_ref (job);
+      queue_event_locked (core, rec);
+    }
 
   collect_waiters_locked (core, job, d);
   history_append_locked (core, job, d);   /* may prune @job at once (limit 0) */
@@ -816,6 +846,7 @@ start_locked (ManagerCore *core,
               JobRecord  **take_sync)
 {
   rec->phase = PHASE_STARTING;
+  core->n_queued--;
   rec->holds_slot = TRUE;
   core->slots_used++;
   rec->queue->running++;
@@ -836,6 +867,10 @@ dispatch_locked (ManagerCore *core,
                  JobRecord  **take_sync,
                  Deferred    *d)
 {
+  /* Shutting down: nothing new starts (what is queued is being cancelled). */
+  if (core->shutting_down)
+    return;
+
   /* A runner is spinning for work (see linger()): leave the jobs to it
    * rather than waking a parked pool thread, which costs a futex wake and a
    * context switch per job when jobs are short. */
@@ -1041,9 +1076,13 @@ start_async (ManagerCore *core,
   mark_running_locked (core, rec);
   core_unlock (core);
 
-  /* The dispatch reference becomes the context's reference. */
+  /* The dispatch reference becomes the context's reference. The user data
+   * is released once both the function has returned and the job has. */
   g_atomic_int_set (&rec->ctx_refs, 1);
+  g_atomic_int_set (&rec->data_gate, 2);
   rec->async_func (&rec->parent, rec->user_data);
+  if (g_atomic_int_dec_and_test (&rec->data_gate))
+    record_release_function (rec);
   jupiter_job_context_unref (&rec->parent);
 }
 
@@ -1180,8 +1219,11 @@ ctx_ref (JupiterJobContext *context)
   JobRecord *rec = record_from_context (context);
 
   if (g_atomic_int_add (&rec->ctx_refs, 1) <= 0)
-    g_critical ("jupiter_job_context_ref: job %s: the context was already released",
-                rec->base->id);
+    {
+      g_atomic_int_add (&rec->ctx_refs, -1);
+      g_critical ("jupiter_job_context_ref: job %s: the context was already released",
+                  rec->base->id);
+    }
   return context;
 }
 
@@ -1208,7 +1250,8 @@ ctx_return (JobRecord *rec,
   rec->returned = TRUE;
   core_unlock (core);
 
-  record_release_function (rec);
+  if (g_atomic_int_dec_and_test (&rec->data_gate))
+    record_release_function (rec);
   outcome = outcome_of_return (rec, result, error);
   core_lock (core);
   function_done_locked (core, rec, outcome, NULL, &d);
@@ -1515,9 +1558,30 @@ source_dispatch (GSource    *source,
                  gpointer    user_data)
 {
   JupiterJobManager *self = ((ManagerSource *) source)->manager;
+  gboolean idle;
 
-  if (self)
-    deliver_batch (self, EVENT_BATCH_MAX);
+  if (self == NULL)
+    return G_SOURCE_CONTINUE;
+
+  /* A handler may drop the last reference to the manager: finalizing waits
+   * until this delivery is over. */
+  g_object_ref (self);
+  deliver_batch (self, EVENT_BATCH_MAX);
+
+  /* A replaced default manager lets itself go once its last job is over. */
+  if (g_atomic_int_get (&self->retiring))
+    {
+      core_lock (self->core);
+      idle = self->core->slots_used == 0 && self->core->n_events == 0 &&
+             self->core->to_start.length == 0;
+      core_unlock (self->core);
+      if (idle)
+        {
+          g_atomic_int_set (&self->retiring, FALSE);
+          g_object_unref (self);   /* the reference retire() kept */
+        }
+    }
+  g_object_unref (self);
   return G_SOURCE_CONTINUE;
 }
 
@@ -1554,13 +1618,14 @@ jupiter_job_manager_dispose (GObject *object)
       core_lock (core);
       core->shutting_down = TRUE;
       core->source = NULL;         /* nothing is announced any more */
-      busy = core->slots_used - core->to_start.length;
 
-      /* Jobs that never started never will: drop them without signals. */
+      /* Jobs that never started never will: drop them without signals,
+       * queued ones and dispatched ones alike (a worker or the start list
+       * finds them done and lets go). */
       queued = g_ptr_array_new ();
       g_hash_table_iter_init (&iter, core->live);
       while (g_hash_table_iter_next (&iter, NULL, &value))
-        if (((JobRecord *) value)->phase == PHASE_QUEUED)
+        if (((JobRecord *) value)->phase != PHASE_RUNNING)
           g_ptr_array_add (queued, value);
       for (guint i = 0; i < queued->len; i++)
         cancel_unstarted_locked (core, g_ptr_array_index (queued, i),
@@ -1571,14 +1636,9 @@ jupiter_job_manager_dispose (GObject *object)
       while (core->to_start.length > 0)
         {
           JobRecord *rec = g_queue_pop_head_link (&core->to_start)->data;
-
-          if (rec->phase == PHASE_STARTING)
-            cancel_unstarted_locked (core, rec,
-                                     g_error_new (JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_SHUTTING_DOWN,
-                                                  "The job manager was disposed"),
-                                     &d);
           deferred_unref_record (&d, rec);   /* the start list's reference */
         }
+      busy = core->slots_used;          /* job functions still running */
 
       /* Notifications that will never be delivered. */
       while (core->ev_head)
@@ -2100,10 +2160,12 @@ submit_internal (JupiterJobManager       *self,
   rec->bypass = bypass;
 
   core_lock (core);
-  if (core->shutting_down || core->n_pending >= core->max_pending)
+  /* max-pending bounds the jobs waiting in queues, not those that already
+   * hold a slot on their way to a worker. */
+  if (core->shutting_down || core->n_queued >= core->max_pending)
     {
       gboolean shutting_down = core->shutting_down;
-      guint n_pending = core->n_pending;
+      guint n_pending = core->n_queued;
 
       core->rejected++;
       core_unlock (core);
@@ -2133,6 +2195,7 @@ submit_internal (JupiterJobManager       *self,
   record_ref (rec);                           /* the queue/dispatch reference */
   g_queue_push_tail_link (&q->pending, &rec->link);
   core->n_pending++;
+  core->n_queued++;
   core->submitted++;
   ring_add_locked (core, q);
   dispatch_locked (core, NULL, &d);
@@ -2575,11 +2638,12 @@ jupiter_job_manager_clear_history (JupiterJobManager *self,
 
 /* The data of a wait's cancellation handler: it names the waiter by job id
  * and serial, never by pointer, so it cannot reach a waiter that a finishing
- * job already took. */
+ * job already took; and it holds the manager weakly, since a handler left
+ * connected to a long-lived cancellable must not keep the manager alive. */
 typedef struct {
-  ManagerCore *core;
-  char        *key;
-  guint64      serial;
+  GWeakRef  manager;
+  char     *key;
+  guint64   serial;
 } WaitHandle;
 
 static void
@@ -2587,7 +2651,7 @@ wait_handle_free (gpointer data)
 {
   WaitHandle *h = data;
 
-  core_unref (h->core);
+  g_weak_ref_clear (&h->manager);
   g_free (h->key);
   g_free (h);
 }
@@ -2625,11 +2689,14 @@ waiter_cancelled_cb (GCancellable *cancellable,
                      gpointer      user_data)
 {
   WaitHandle *h = user_data;
+  g_autoptr(JupiterJobManager) self = g_weak_ref_get (&h->manager);
   Waiter *w;
 
-  core_lock (h->core);
-  w = waiter_take_locked (h->core, h->key, h->serial);
-  core_unlock (h->core);
+  if (self == NULL)
+    return;
+  core_lock (self->core);
+  w = waiter_take_locked (self->core, h->key, h->serial);
+  core_unlock (self->core);
 
   if (w)
     {
@@ -2718,7 +2785,7 @@ jupiter_job_manager_wait_async (JupiterJobManager  *self,
 
   /* Connected outside the lock: the handler may run at once. */
   h = g_new0 (WaitHandle, 1);
-  h->core = core_ref (core);
+  g_weak_ref_init (&h->manager, self);
   h->key = g_strdup (job_id);
   h->serial = serial;
   handler = g_cancellable_connect (cancellable, G_CALLBACK (waiter_cancelled_cb), h, wait_handle_free);
@@ -2823,13 +2890,27 @@ iterate_until (JupiterJobManager *self,
       g_source_attach (timeout, core->context);
     }
 
+  core_lock (core);
+  core->iterating++;
+  core_unlock (core);
+
   for (;;)
     {
+      GQueue to_start = G_QUEUE_INIT;
       gboolean ok;
 
       core_lock (core);
       ok = done (core, data);
+      /* Inside one of our signal handlers our source cannot run: start the
+       * async jobs it would have started (their notifications wait). */
+      if (!ok && core->delivering)
+        {
+          to_start = core->to_start;
+          g_queue_init (&core->to_start);
+        }
       core_unlock (core);
+      while (to_start.length > 0)
+        start_async (core, g_queue_pop_head_link (&to_start)->data);
       if (ok)
         {
           reached = TRUE;
@@ -2850,6 +2931,12 @@ iterate_until (JupiterJobManager *self,
   if (handler)
     g_cancellable_disconnect (cancellable, handler);
 
+  core_lock (core);
+  core->iterating--;
+  core_unlock (core);
+
+  /* From a signal handler of ours this delivers nothing: the outer delivery
+   * holds notifications already taken, which must go out first. */
   deliver_all (self);
   g_main_context_release (core->context);
   return reached;
@@ -2946,6 +3033,81 @@ no_function_running_locked (ManagerCore *core,
   return core->slots_used == 0;
 }
 
+/* Stops accepting jobs and cancels every job that has not started; with
+ * @cancel_running, also triggers the cancellables of the running ones.
+ * Returns whether any job function still runs. Any thread. */
+static gboolean
+begin_shutdown (JupiterJobManager *self,
+                gboolean           cancel_running)
+{
+  ManagerCore *core = self->core;
+  GPtrArray *unstarted = g_ptr_array_new ();
+  GPtrArray *cancellables = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer value;
+  Deferred d = { 0 };
+  gboolean busy;
+
+  core_lock (core);
+  core->shutting_down = TRUE;
+  g_hash_table_iter_init (&iter, core->live);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      JobRecord *rec = value;
+
+      if (rec->phase != PHASE_RUNNING)
+        g_ptr_array_add (unstarted, rec);
+      else if (cancel_running)
+        {
+          rec->cancel_requested = TRUE;
+          g_atomic_int_set (&rec->cancel_flag, TRUE);
+          if (rec->cancellable)
+            g_ptr_array_add (cancellables, g_object_ref (rec->cancellable));
+        }
+    }
+  for (guint i = 0; i < unstarted->len; i++)
+    {
+      JobRecord *rec = g_ptr_array_index (unstarted, i);
+
+      cancel_unstarted_locked (core, rec,
+                               g_error_new (JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_CANCELLED,
+                                            "Job %s (“%s”) was cancelled: the job manager is shutting down",
+                                            rec->base->id, rec->base->name),
+                               &d);
+    }
+  busy = core->slots_used > 0;
+  core_unlock (core);
+  g_ptr_array_free (unstarted, TRUE);
+
+  for (guint i = 0; i < cancellables->len; i++)
+    g_cancellable_cancel (g_ptr_array_index (cancellables, i));
+  g_ptr_array_free (cancellables, TRUE);
+  deferred_run (&d);
+  return busy;
+}
+
+/* For the default manager when it is replaced: shuts @self down without
+ * blocking (running jobs are cancelled) and drops the caller's reference
+ * once the last job function has returned and its signals went out, on the
+ * manager's own context. Takes the caller's reference. */
+void
+jupiter_job_manager_retire (JupiterJobManager *self)
+{
+  ManagerCore *core = self->core;
+  gboolean busy = begin_shutdown (self, TRUE);
+
+  core_lock (core);
+  busy = busy || core->slots_used > 0 || core->n_events > 0 || core->to_start.length > 0;
+  if (busy)
+    {
+      g_atomic_int_set (&self->retiring, TRUE);
+      arm_source_locked (core);
+    }
+  core_unlock (core);
+  if (!busy)
+    g_object_unref (self);
+}
+
 /**
  * jupiter_job_manager_shutdown:
  * @self: a #JupiterJobManager
@@ -2968,10 +3130,7 @@ jupiter_job_manager_shutdown (JupiterJobManager *self,
                               GError           **error)
 {
   ManagerCore *core;
-  GPtrArray *unstarted, *cancellables;
-  GHashTableIter iter;
-  gpointer value;
-  Deferred d = { 0 };
+  gint64 deadline;
   guint still;
 
   g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), FALSE);
@@ -2979,46 +3138,17 @@ jupiter_job_manager_shutdown (JupiterJobManager *self,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   core = self->core;
-  unstarted = g_ptr_array_new ();
-  core_lock (core);
-  core->shutting_down = TRUE;
-  g_hash_table_iter_init (&iter, core->live);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (((JobRecord *) value)->phase != PHASE_RUNNING)
-      g_ptr_array_add (unstarted, value);
-  g_ptr_array_sort (unstarted, NULL);
-  for (guint i = 0; i < unstarted->len; i++)
-    cancel_unstarted_locked (core, g_ptr_array_index (unstarted, i),
-                             g_error_new (JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_CANCELLED,
-                                          "Job %s (“%s”) was cancelled: the job manager is shutting down",
-                                          ((JobRecord *) g_ptr_array_index (unstarted, i))->base->id,
-                                          ((JobRecord *) g_ptr_array_index (unstarted, i))->base->name),
-                             &d);
-  core_unlock (core);
-  g_ptr_array_free (unstarted, TRUE);
-  deferred_run (&d);
+  begin_shutdown (self, FALSE);
 
-  if (iterate_until (self, no_function_running_locked, NULL, NULL,
-                     g_get_monotonic_time () + grace, NULL))
+  /* A grace too long to add to the clock means no deadline at all. */
+  deadline = grace > G_MAXINT64 / 4 ? 0 : g_get_monotonic_time () + grace;
+  if (iterate_until (self, no_function_running_locked, NULL, NULL, deadline, NULL))
     return TRUE;
 
-  cancellables = g_ptr_array_new_with_free_func (g_object_unref);
   core_lock (core);
   still = core->slots_used;
-  g_hash_table_iter_init (&iter, core->live);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      JobRecord *rec = value;
-
-      rec->cancel_requested = TRUE;
-      g_atomic_int_set (&rec->cancel_flag, TRUE);
-      if (rec->cancellable)
-        g_ptr_array_add (cancellables, g_object_ref (rec->cancellable));
-    }
   core_unlock (core);
-  for (guint i = 0; i < cancellables->len; i++)
-    g_cancellable_cancel (g_ptr_array_index (cancellables, i));
-  g_ptr_array_free (cancellables, TRUE);
+  begin_shutdown (self, TRUE);
 
   g_set_error (error, JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_TIMED_OUT,
                "%u job functions were still running after the grace period of %" G_GINT64_FORMAT " ms; "

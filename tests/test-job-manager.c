@@ -1488,6 +1488,8 @@ test_shutdown (Fixture       *f,
   jupiter_job_manager_set_max_concurrent (f->manager, 1);
   running = submit (f, "running", NULL, job_gate, &gate);
   pending = submit (f, "pending", NULL, job_echo, NULL);
+  for (guint i = 0; i < 4; i++)
+    g_free (submit (f, "more pending", NULL, job_echo, NULL));
   gate_wait_entered (&gate, 1);
 
   /* The running job ignores nothing but does not finish within the grace:
@@ -1849,6 +1851,236 @@ test_stress (Fixture       *f,
   g_rand_free (rand);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Regressions                                                               */
+
+static void
+unref_in_handler (JupiterJobManager *manager,
+                  JupiterJob        *job,
+                  gpointer           user_data)
+{
+  g_object_unref (manager);
+}
+
+static void
+test_unref_in_handler (void)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  JupiterJobManager *manager;
+  g_autoptr(JupiterJobOptions) options = jupiter_job_options_new ("last");
+  g_autofree char *id = NULL;
+
+  g_test_summary ("A handler may drop the last reference to the manager "
+                  "while its notifications are being delivered.");
+  g_main_context_push_thread_default (context);
+  manager = jupiter_job_manager_new ();
+  g_object_add_weak_pointer (G_OBJECT (manager), (gpointer *) &manager);
+  g_signal_connect (manager, "job-completed", G_CALLBACK (unref_in_handler), NULL);
+  id = jupiter_job_manager_submit (manager, options, job_echo, NULL, NULL, NULL);
+  while (manager != NULL)
+    g_main_context_iteration (context, TRUE);
+  g_main_context_pop_thread_default (context);
+}
+
+typedef struct {
+  Fixture   *f;
+  gboolean   async;
+  JupiterJob *inner;
+} NestedWait;
+
+static void
+wait_in_handler (JupiterJobManager *manager,
+                 JupiterJob        *job,
+                 NestedWait        *nw)
+{
+  g_autoptr(JupiterJobOptions) options = jupiter_job_options_new ("inner");
+  g_autofree char *id = NULL;
+
+  if (nw->inner != NULL || g_strcmp0 (jupiter_job_get_name (job), "outer") != 0)
+    return;
+  if (nw->async)
+    id = jupiter_job_manager_submit_async_func (manager, options, async_return_now, NULL, NULL, NULL);
+  else
+    id = jupiter_job_manager_submit (manager, options, job_progress_steps, GUINT_TO_POINTER (2), NULL, NULL);
+  nw->inner = jupiter_job_manager_wait (manager, id, NULL, NULL);
+}
+
+static void
+test_wait_in_handler (Fixture       *f,
+                      gconstpointer  data)
+{
+  for (guint async = 0; async < 2; async++)
+    {
+      NestedWait nw = { f, async, NULL };
+      gulong handler = g_signal_connect (f->manager, "job-completed",
+                                         G_CALLBACK (wait_in_handler), &nw);
+      g_autofree char *id = submit (f, "outer", NULL, job_echo, NULL);
+
+      jupiter_job_unref (wait_job (f, id));
+      /* The inner wait returned, with the inner job finished. */
+      g_assert_nonnull (nw.inner);
+      g_assert_cmpint (jupiter_job_get_status (nw.inner), ==, JUPITER_JOB_STATUS_COMPLETED);
+      g_assert_true (jupiter_job_manager_wait_idle (f->manager, NULL, NULL));
+      g_assert_cmpstr (events_of (f, jupiter_job_get_id (nw.inner)), ==, "SPC");
+      g_clear_pointer (&nw.inner, jupiter_job_unref);
+      g_signal_handler_disconnect (f->manager, handler);
+    }
+  assert_all_sequences (f);
+}
+
+typedef struct {
+  JupiterJobManager *manager;
+  const char        *id;
+} CancelJob;
+
+static void
+cancel_job_cb (GCancellable *cancellable,
+               CancelJob    *cj)
+{
+  jupiter_job_manager_cancel (cj->manager, cj->id, NULL);
+}
+
+static void
+waited_any (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  gboolean *done = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JupiterJob) job = jupiter_job_manager_wait_finish (JUPITER_JOB_MANAGER (source), result, &error);
+
+  /* Either outcome is right: the job ended cancelled, or the wait did. */
+  g_assert_true (job != NULL || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED));
+  *done = TRUE;
+}
+
+static void
+test_wait_cancellable_cancels_job (Fixture       *f,
+                                   gconstpointer  data)
+{
+  Gate gate;
+  g_autofree char *blocker = NULL;
+  g_autofree char *id = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  gboolean done = FALSE;
+  CancelJob cj;
+
+  g_test_summary ("The cancellable of a wait may itself cancel the awaited job.");
+  gate_init (&gate, FALSE);
+  jupiter_job_manager_set_max_concurrent (f->manager, 1);
+  blocker = submit (f, "blocker", NULL, job_gate, &gate);
+  gate_wait_entered (&gate, 1);
+  id = submit (f, "awaited", NULL, job_echo, NULL);
+  cj = (CancelJob) { f->manager, id };
+  g_cancellable_connect (cancellable, G_CALLBACK (cancel_job_cb), &cj, NULL);
+  jupiter_job_manager_wait_async (f->manager, id, cancellable, waited_any, &done);
+  g_cancellable_cancel (cancellable);   /* hung here before the fix */
+  while (!done)
+    g_main_context_iteration (f->context, TRUE);
+  g_assert_cmpint (status_of (f, id), ==, JUPITER_JOB_STATUS_CANCELLED);
+  gate_open (&gate);
+  g_assert_true (jupiter_job_manager_wait_idle (f->manager, NULL, NULL));
+  gate_clear (&gate);
+}
+
+static void
+async_return_then_use (JupiterJobContext *context,
+                       gpointer           user_data)
+{
+  gboolean *freed = user_data;
+
+  jupiter_job_context_return_result (context, NULL);
+  /* Still in the function: the data must not have been released. */
+  g_assert_false (*freed);
+}
+
+static void
+test_async_user_data_lifetime (Fixture       *f,
+                               gconstpointer  data)
+{
+  g_autoptr(JupiterJobOptions) options = jupiter_job_options_new ("uses its data");
+  gboolean freed = FALSE;
+  g_autofree char *id = NULL;
+
+  id = jupiter_job_manager_submit_async_func (f->manager, options, async_return_then_use,
+                                              &freed, set_true, NULL);
+  jupiter_job_unref (wait_job (f, id));
+  g_assert_true (freed);
+}
+
+static void
+test_dispose_cancelled_async (void)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  JupiterJobManager *manager;
+  g_autoptr(JupiterJobOptions) options = jupiter_job_options_new ("never starts");
+  g_autofree char *id = NULL;
+
+  g_test_summary ("Disposing a manager whose only job is a cancelled, "
+                  "never-started async job is not an error.");
+  g_main_context_push_thread_default (context);
+  manager = jupiter_job_manager_new ();
+  id = jupiter_job_manager_submit_async_func (manager, options, async_return_now, NULL, NULL, NULL);
+  g_assert_true (jupiter_job_manager_cancel (manager, id, NULL));
+  g_object_unref (manager);   /* a critical would abort the test */
+  g_main_context_pop_thread_default (context);
+}
+
+static void
+test_max_pending_counts_queued (Fixture       *f,
+                                gconstpointer  data)
+{
+  Gate gate;
+  g_autoptr(JupiterJobOptions) options = jupiter_job_options_new ("fits");
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("max-pending bounds queued jobs, not jobs that hold a slot.");
+  gate_init (&gate, FALSE);
+  g_object_set (f->manager, "max-concurrent", 4, "max-pending", 1, NULL);
+  for (guint i = 0; i < 5; i++)
+    {
+      g_autofree char *id = jupiter_job_manager_submit (f->manager, options, job_gate, &gate, NULL, &error);
+      g_assert_no_error (error);
+    }
+  gate_wait_entered (&gate, 4);
+  g_assert_null (jupiter_job_manager_submit (f->manager, options, job_gate, &gate, NULL, &error));
+  g_assert_error (error, JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_QUEUE_FULL);
+  gate_open (&gate);
+  g_assert_true (jupiter_job_manager_wait_idle (f->manager, NULL, NULL));
+  gate_clear (&gate);
+}
+
+static void
+test_default_manager_retires (void)
+{
+  GMainContext *context = g_main_context_new ();
+  JupiterJobManager *old;
+  Gate gate;
+  g_autoptr(JupiterJobOptions) options = jupiter_job_options_new ("outlives its manager");
+  g_autofree char *id = NULL;
+
+  g_test_summary ("A replaced default manager with a running job is released "
+                  "once the job is over.");
+  gate_init (&gate, FALSE);
+  g_main_context_push_thread_default (context);
+  old = jupiter_init_job_manager ("enable-circuit-breaker", FALSE, NULL);
+  g_object_add_weak_pointer (G_OBJECT (old), (gpointer *) &old);
+  id = jupiter_submit_job (options, job_gate, &gate, NULL, NULL);
+  gate_wait_entered (&gate, 1);
+
+  jupiter_init_job_manager (NULL, NULL);
+  g_assert_nonnull (old);                /* its job still runs */
+  g_assert_true (jupiter_job_manager_is_shutting_down (old));
+  gate_open (&gate);
+  while (old != NULL)
+    g_main_context_iteration (context, TRUE);
+
+  g_assert_true (jupiter_job_manager_shutdown (jupiter_get_job_manager (), 0, NULL));
+  g_main_context_pop_thread_default (context);
+  g_main_context_unref (context);
+  gate_clear (&gate);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1891,12 +2123,19 @@ main (int   argc,
   ADD ("shutdown/grace-expired", test_shutdown);
   ADD ("shutdown/cancels-unstarted", test_shutdown_grace);
   ADD ("stress", test_stress);
+  ADD ("regression/wait-in-handler", test_wait_in_handler);
+  ADD ("regression/wait-cancellable-cancels-job", test_wait_cancellable_cancels_job);
+  ADD ("regression/async-user-data-lifetime", test_async_user_data_lifetime);
+  ADD ("regression/max-pending-counts-queued", test_max_pending_counts_queued);
 #undef ADD
   g_test_add_func ("/job-manager/lifetime/dispose-running", test_dispose_running);
   g_test_add_func ("/job-manager/preconditions/submit", test_preconditions);
   g_test_add_func ("/job-manager/preconditions/list", test_preconditions_list);
   g_test_add_func ("/job-manager/preconditions/sync-return", test_preconditions_sync_return);
   g_test_add_func ("/job-manager/default-manager", test_default_manager);
+  g_test_add_func ("/job-manager/regression/default-manager-retires", test_default_manager_retires);
+  g_test_add_func ("/job-manager/regression/unref-in-handler", test_unref_in_handler);
+  g_test_add_func ("/job-manager/regression/dispose-cancelled-async", test_dispose_cancelled_async);
 
   return g_test_run ();
 }
