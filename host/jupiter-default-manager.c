@@ -193,3 +193,49 @@ jupiter_list_jobs (JupiterJobStatus status,
 
   return jupiter_job_manager_list (manager, status, plugin_id, limit);
 }
+
+/**
+ * jupiter_export_job:
+ * @job_id: a job id
+ * @error: return location for a #GError
+ *
+ * jupiter_job_manager_export_job() on the default manager.
+ *
+ * Returns: (transfer full): the job's data, or %NULL with
+ *   %JUPITER_JOB_ERROR_NOT_FOUND
+ */
+JsonNode *
+jupiter_export_job (const char *job_id,
+                    GError    **error)
+{
+  g_autoptr(JupiterJobManager) manager = default_ref ();
+
+  return jupiter_job_manager_export_job (manager, job_id, error);
+}
+
+/**
+ * jupiter_export_jobs:
+ * @path: (type filename): the file to write
+ * @status: a status, or %JUPITER_JOB_STATUS_ANY
+ * @plugin_id: (nullable): a plugin id, or %NULL
+ * @format: the format, or %JUPITER_EXPORT_FORMAT_AUTO
+ * @include_results: whether jobs carry their results
+ * @error: return location for a #GError
+ *
+ * jupiter_job_manager_export_jobs() on the default manager.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+jupiter_export_jobs (const char          *path,
+                     JupiterJobStatus     status,
+                     const char          *plugin_id,
+                     JupiterExportFormat  format,
+                     gboolean             include_results,
+                     GError             **error)
+{
+  g_autoptr(JupiterJobManager) manager = default_ref ();
+
+  return jupiter_job_manager_export_jobs (manager, path, status, plugin_id, format,
+                                          include_results, error);
+}

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "jupiter-circuit-breaker-private.h"
+#include "jupiter-export-private.h"
 #include "jupiter-job-manager-private.h"
 #include "jupiter-job-options-private.h"
 #include "jupiter-job-private.h"
@@ -640,6 +641,7 @@ build_outcome (JobRecord       *rec,
   job->duration = rec->started_at ? g_get_monotonic_time () - rec->started_mono : 0;
   if (result)
     {
+      result = jupiter_json_make_valid (result);
       json_node_seal (result);
       job->result = result;
     }
@@ -3596,4 +3598,183 @@ jupiter_job_manager_get_all_circuit_breakers (JupiterJobManager *self)
 {
   g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), NULL);
   return jupiter_circuit_breaker_registry_list (self->core->breakers);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Export                                                                    */
+
+static JupiterExportHook export_test_hook;
+
+void
+jupiter_export_set_test_hook (JupiterExportHook hook)
+{
+  export_test_hook = hook;
+}
+
+/**
+ * jupiter_job_manager_export_job:
+ * @self: a #JupiterJobManager
+ * @job_id: a job id
+ * @error: return location for a #GError
+ *
+ * The job's full data, as jupiter_job_to_json() with its result.
+ *
+ * Returns: (transfer full): a new JSON object node, or %NULL with
+ *   %JUPITER_JOB_ERROR_NOT_FOUND
+ */
+JsonNode *
+jupiter_job_manager_export_job (JupiterJobManager *self,
+                                const char        *job_id,
+                                GError           **error)
+{
+  g_autoptr(JupiterJob) job = NULL;
+
+  g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), NULL);
+  g_return_val_if_fail (job_id != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  job = jupiter_job_manager_get (self, job_id, error);
+  return job ? jupiter_job_to_json (job, TRUE) : NULL;
+}
+
+typedef struct {
+  JupiterExportFormat format;
+  GPtrArray          *jobs;
+  JupiterJobStatus    status;
+  const char         *plugin_id;
+  gboolean            include_results;
+  gboolean            single;      /* one job, not a document */
+} ExportBody;
+
+static void
+export_body (Out     *out,
+             gpointer data)
+{
+  ExportBody *b = data;
+
+  if (!b->single)
+    {
+      jupiter_export_write_document (out, b->format, b->jobs, b->status, b->plugin_id,
+                                     b->include_results, export_test_hook);
+      return;
+    }
+
+  /* One job: its object alone, in either format. */
+  jupiter_export_write_single (out, b->format, b->jobs->pdata[0]);
+}
+
+/**
+ * jupiter_job_manager_export_job_to_file:
+ * @self: a #JupiterJobManager
+ * @job_id: a job id
+ * @path: (type filename): the file to write
+ * @format: the format, or %JUPITER_EXPORT_FORMAT_AUTO to take it from
+ *   @path's extension
+ * @error: return location for a #GError
+ *
+ * Writes one job's full data (jupiter_job_manager_export_job()) to @path,
+ * atomically, as jupiter_job_manager_export_jobs() does.
+ *
+ * Returns: %TRUE on success; %FALSE with %JUPITER_JOB_ERROR_NOT_FOUND or a
+ *   %JUPITER_EXPORT_ERROR
+ */
+gboolean
+jupiter_job_manager_export_job_to_file (JupiterJobManager   *self,
+                                        const char          *job_id,
+                                        const char          *path,
+                                        JupiterExportFormat  format,
+                                        GError             **error)
+{
+  g_autoptr(JupiterJob) job = NULL;
+  g_autoptr(GPtrArray) jobs = NULL;
+  ExportBody body = { 0 };
+
+  g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), FALSE);
+  g_return_val_if_fail (job_id != NULL, FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  format = jupiter_export_format_for_path (path, format, error);
+  if (format == JUPITER_EXPORT_FORMAT_AUTO)
+    return FALSE;
+  job = jupiter_job_manager_get (self, job_id, error);
+  if (job == NULL)
+    return FALSE;
+
+  jobs = g_ptr_array_new ();
+  g_ptr_array_add (jobs, job);
+  body = (ExportBody) { format, jobs, JUPITER_JOB_STATUS_ANY, NULL, TRUE, TRUE };
+  return jupiter_export_write_file (path, export_body, &body, error);
+}
+
+static int
+oldest_first (gconstpointer a,
+              gconstpointer b)
+{
+  const JupiterJob *ja = *(JupiterJob * const *) a;
+  const JupiterJob *jb = *(JupiterJob * const *) b;
+
+  return ja->seq < jb->seq ? -1 : (ja->seq > jb->seq ? 1 : 0);
+}
+
+/**
+ * jupiter_job_manager_export_jobs:
+ * @self: a #JupiterJobManager
+ * @path: (type filename): the file to write
+ * @status: only jobs in this state, or %JUPITER_JOB_STATUS_ANY
+ * @plugin_id: (nullable): only jobs of this plugin id, or %NULL for all
+ * @format: the format, or %JUPITER_EXPORT_FORMAT_AUTO to take it from
+ *   @path's extension (`.json`, `.yaml`, `.yml`)
+ * @include_results: whether jobs carry their `result` member
+ * @error: return location for a #GError
+ *
+ * Writes the matching jobs, oldest first, as one document:
+ * `exported_at` (ISO-8601 UTC), `total_jobs`, `filters` (`status`,
+ * `plugin_id`, `include_results`) and `jobs`, each job the field table of
+ * jupiter_job_to_json().
+ *
+ * The jobs are taken at one moment, as references to their immutable
+ * records (no copy of the history), and written job by job without holding
+ * the manager's lock, so jobs go on running meanwhile.
+ *
+ * The file is replaced atomically: the document is written to a temporary
+ * file in the same directory, synced, and renamed over @path, so a reader
+ * or a crash sees the old file or the new one, whole. Missing directories
+ * are created; a symbolic link at @path is replaced, not followed; the new
+ * file keeps the old one's mode, or gets 0644. Numbers are written so that
+ * JSON and YAML 1.1/1.2 readers read back the same values (NaN and
+ * infinities, which JSON cannot hold, become null).
+ *
+ * Returns: %TRUE on success; %FALSE with a %JUPITER_EXPORT_ERROR naming
+ *   @path, the previous file left whole
+ */
+gboolean
+jupiter_job_manager_export_jobs (JupiterJobManager   *self,
+                                 const char          *path,
+                                 JupiterJobStatus     status,
+                                 const char          *plugin_id,
+                                 JupiterExportFormat  format,
+                                 gboolean             include_results,
+                                 GError             **error)
+{
+  g_autoptr(GPtrArray) jobs = NULL;
+  ExportBody body;
+
+  g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+  g_return_val_if_fail (status == JUPITER_JOB_STATUS_ANY ||
+                        (guint) status <= JUPITER_JOB_STATUS_CANCELLED, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  format = jupiter_export_format_for_path (path, format, error);
+  if (format == JUPITER_EXPORT_FORMAT_AUTO)
+    return FALSE;
+
+  /* References to the records as they are now (finished ones are their own
+   * snapshots), then sorted and written without the lock. */
+  jobs = jupiter_job_manager_list (self, status, plugin_id, 0);
+  g_ptr_array_sort (jobs, oldest_first);
+
+  body = (ExportBody) { format, jobs, status, plugin_id, include_results, FALSE };
+  return jupiter_export_write_file (path, export_body, &body, error);
 }

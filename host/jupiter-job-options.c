@@ -174,7 +174,7 @@ jupiter_job_options_get_entry_name (const JupiterJobOptions *options)
 static JsonNode *
 private_copy (JsonNode *node)
 {
-  JsonNode *copy = jupiter_json_deep_copy (node);
+  JsonNode *copy = jupiter_json_make_valid (jupiter_json_deep_copy (node));
 
   json_node_seal (copy);
   return copy;

@@ -401,122 +401,72 @@ jupiter_format_iso8601 (gint64 unix_usec,
               tm.tm_hour, tm.tm_min, tm.tm_sec, (int) usec);
 }
 
-static void
-set_time (JsonObject *obj,
-          const char *member,
-          gint64      unix_usec)
-{
-  char buf[32];
-
-  if (unix_usec == 0)
-    {
-      json_object_set_null_member (obj, member);
-      return;
-    }
-  jupiter_format_iso8601 (unix_usec, buf);
-  json_object_set_string_member (obj, member, buf);
-}
-
-static void
-set_string_or_null (JsonObject *obj,
-                    const char *member,
-                    const char *value)
-{
-  if (value)
-    json_object_set_string_member (obj, member, value);
-  else
-    json_object_set_null_member (obj, member);
-}
-
-/**
- * jupiter_job_to_json:
- * @job: a #JupiterJob
- * @include_result: whether to include the `result` member
- *
- * The job as a JSON object: the one field table used by every export.
- *
- * | member | value |
- * | --- | --- |
- * | `id` | UUID string |
- * | `name` | string |
- * | `status` | jupiter_job_status_to_string() |
- * | `plugin_id`, `entry` | string or null |
- * | `progress` | number, 0 to 1 |
- * | `message` | string or null |
- * | `result` | any JSON value or null (only with @include_result) |
- * | `error` | null or `{ "domain", "code", "message" }` |
- * | `metadata` | object or null |
- * | `created_at`, `started_at`, `completed_at` | ISO-8601 UTC with microseconds, or null |
- * | `duration_ms` | number (monotonic), or null before the job finished |
- *
- * The returned tree is a new, independent copy; safe from any thread.
- *
- * Returns: (transfer full): a new JSON object node
- */
-JsonNode *
-jupiter_job_to_json (JupiterJob *job,
-                     gboolean    include_result)
-{
-  JsonObject *obj;
-  JsonNode *node;
-
-  g_return_val_if_fail (job != NULL, NULL);
-
-  obj = json_object_new ();
-  json_object_set_string_member (obj, "id", job->id);
-  json_object_set_string_member (obj, "name", job->name);
-  json_object_set_string_member (obj, "status", status_names[job->status]);
-  set_string_or_null (obj, "plugin_id", job->plugin_id);
-  set_string_or_null (obj, "entry", job->entry_name);
-  json_object_set_double_member (obj, "progress", job->progress);
-  set_string_or_null (obj, "message", job->message);
-
-  if (include_result)
-    {
-      if (job->result)
-        json_object_set_member (obj, "result", jupiter_json_deep_copy (job->result));
-      else
-        json_object_set_null_member (obj, "result");
-    }
-
-  if (job->error)
-    {
-      JsonObject *err = json_object_new ();
-
-      json_object_set_string_member (err, "domain", g_quark_to_string (job->error->domain));
-      json_object_set_int_member (err, "code", job->error->code);
-      json_object_set_string_member (err, "message", job->error->message);
-      json_object_set_object_member (obj, "error", err);
-    }
-  else
-    json_object_set_null_member (obj, "error");
-
-  if (job->metadata)
-    json_object_set_member (obj, "metadata", jupiter_json_deep_copy (job->metadata));
-  else
-    json_object_set_null_member (obj, "metadata");
-
-  set_time (obj, "created_at", job->created_at);
-  set_time (obj, "started_at", job->started_at);
-  set_time (obj, "completed_at", job->completed_at);
-
-  if (jupiter_job_status_is_finished ((JupiterJobStatus) job->status) && job->started_at != 0)
-    json_object_set_double_member (obj, "duration_ms", (double) job->duration / 1000.0);
-  else
-    json_object_set_null_member (obj, "duration_ms");
-
-  node = json_node_init_object (json_node_alloc (), obj);
-  json_object_unref (obj);
-  return node;
-}
-
 /* json-glib 1.6 counts references to JsonObject and JsonArray without
  * atomics (only JsonNode's count is atomic), so a tree shared between
  * threads must never be referenced below its root node: every tree a job
  * keeps is private to it, reached only through its sealed root node, and
  * what leaves it (exports) is a deep copy built by reading alone. */
+static JsonNode *deep_copy (JsonNode *node, gboolean make_valid);
+
 JsonNode *
 jupiter_json_deep_copy (JsonNode *node)
+{
+  return deep_copy (node, FALSE);
+}
+
+static gboolean
+tree_is_valid_utf8 (JsonNode *node)
+{
+  switch (json_node_get_node_type (node))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObjectIter iter;
+        const char *name;
+        JsonNode *member;
+
+        json_object_iter_init_ordered (&iter, json_node_get_object (node));
+        while (json_object_iter_next_ordered (&iter, &name, &member))
+          if (!g_utf8_validate (name, -1, NULL) || !tree_is_valid_utf8 (member))
+            return FALSE;
+        return TRUE;
+      }
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+
+        for (guint i = 0; i < json_array_get_length (array); i++)
+          if (!tree_is_valid_utf8 (json_array_get_element (array, i)))
+            return FALSE;
+        return TRUE;
+      }
+    case JSON_NODE_VALUE:
+      return json_node_get_value_type (node) != G_TYPE_STRING ||
+             g_utf8_validate (json_node_get_string (node), -1, NULL);
+    case JSON_NODE_NULL:
+    default:
+      return TRUE;
+    }
+}
+
+/* Takes @node; returns it, or, if any string or member name in it is not
+ * valid UTF-8, a repaired copy. Text from plugins is made valid once, when
+ * it is recorded, so every reader and every export can rely on it. */
+JsonNode *
+jupiter_json_make_valid (JsonNode *node)
+{
+  JsonNode *copy;
+
+  if (node == NULL || tree_is_valid_utf8 (node))
+    return node;
+  copy = deep_copy (node, TRUE);
+  json_node_unref (node);
+  return copy;
+}
+
+static JsonNode *
+deep_copy (JsonNode *node,
+           gboolean  make_valid)
 {
   JsonNode *copy;
 
@@ -532,7 +482,10 @@ jupiter_json_deep_copy (JsonNode *node)
 
         json_object_iter_init_ordered (&iter, src);
         while (json_object_iter_next_ordered (&iter, &name, &member))
-          json_object_set_member (dst, name, jupiter_json_deep_copy (member));
+          {
+            g_autofree char *valid = make_valid ? jupiter_utf8_make_valid (name) : NULL;
+            json_object_set_member (dst, valid ? valid : name, deep_copy (member, make_valid));
+          }
         copy = json_node_init_object (json_node_alloc (), dst);
         json_object_unref (dst);
         return copy;
@@ -544,7 +497,7 @@ jupiter_json_deep_copy (JsonNode *node)
         JsonArray *dst = json_array_sized_new (n);
 
         for (guint i = 0; i < n; i++)
-          json_array_add_element (dst, jupiter_json_deep_copy (json_array_get_element (src, i)));
+          json_array_add_element (dst, deep_copy (json_array_get_element (src, i), make_valid));
         copy = json_node_init_array (json_node_alloc (), dst);
         json_array_unref (dst);
         return copy;
@@ -556,7 +509,13 @@ jupiter_json_deep_copy (JsonNode *node)
         json_node_get_value (node, &value);
         copy = json_node_alloc ();
         json_node_init (copy, JSON_NODE_VALUE);
-        json_node_set_value (copy, &value);
+        if (make_valid && G_VALUE_HOLDS_STRING (&value))
+          {
+            g_autofree char *valid = jupiter_utf8_make_valid (g_value_get_string (&value));
+            json_node_set_string (copy, valid);
+          }
+        else
+          json_node_set_value (copy, &value);
         g_value_unset (&value);
         return copy;
       }

@@ -10,6 +10,7 @@
 
 #include "jupiter-circuit-breaker-registry.h"
 #include "jupiter-circuit-breaker.h"
+#include "jupiter-export.h"
 #include "jupiter-job-options.h"
 #include "jupiter-job.h"
 #include "jupiter-plugin.h"
@@ -159,6 +160,27 @@ JUPITER_AVAILABLE_IN_ALL
 void               jupiter_job_manager_set_default_timeout   (JupiterJobManager       *self,
                                                               GTimeSpan                timeout);
 
+/* Export */
+
+JUPITER_AVAILABLE_IN_ALL
+JsonNode          *jupiter_job_manager_export_job            (JupiterJobManager       *self,
+                                                              const char              *job_id,
+                                                              GError                 **error);
+JUPITER_AVAILABLE_IN_ALL
+gboolean           jupiter_job_manager_export_job_to_file    (JupiterJobManager       *self,
+                                                              const char              *job_id,
+                                                              const char              *path,
+                                                              JupiterExportFormat      format,
+                                                              GError                 **error);
+JUPITER_AVAILABLE_IN_ALL
+gboolean           jupiter_job_manager_export_jobs           (JupiterJobManager       *self,
+                                                              const char              *path,
+                                                              JupiterJobStatus         status,
+                                                              const char              *plugin_id,
+                                                              JupiterExportFormat      format,
+                                                              gboolean                 include_results,
+                                                              GError                 **error);
+
 /* Circuit breakers */
 
 JUPITER_AVAILABLE_IN_ALL
@@ -209,6 +231,16 @@ gboolean           jupiter_cancel_job                        (const char        
                                                               GError                 **error);
 JUPITER_AVAILABLE_IN_ALL
 JupiterJob        *jupiter_get_job                           (const char              *job_id,
+                                                              GError                 **error);
+JUPITER_AVAILABLE_IN_ALL
+JsonNode          *jupiter_export_job                        (const char              *job_id,
+                                                              GError                 **error);
+JUPITER_AVAILABLE_IN_ALL
+gboolean           jupiter_export_jobs                       (const char              *path,
+                                                              JupiterJobStatus         status,
+                                                              const char              *plugin_id,
+                                                              JupiterExportFormat      format,
+                                                              gboolean                 include_results,
                                                               GError                 **error);
 JUPITER_AVAILABLE_IN_ALL
 GPtrArray         *jupiter_list_jobs                         (JupiterJobStatus         status,

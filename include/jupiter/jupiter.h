@@ -11,6 +11,7 @@
 #include <jupiter/jupiter-clock.h>
 #include <jupiter/jupiter-circuit-breaker.h>
 #include <jupiter/jupiter-circuit-breaker-registry.h>
+#include <jupiter/jupiter-export.h>
 #include <jupiter/jupiter-job-manager.h>
 #include <jupiter/jupiter-enum-types.h>
 
