@@ -571,6 +571,24 @@ main (int    argc,
   print_stats (demo.manager);
   print_last_jobs (demo.manager, 3);
 
+  /* The whole history, in both formats, replaced atomically. */
+  {
+    const char *dir = (argc == 3 && g_str_equal (argv[1], "--export-dir")) ? argv[2] : NULL;
+    g_autofree char *default_dir = g_build_filename (g_get_tmp_dir (), "jupiter-demo", NULL);
+    const char *exts[] = { "json", "yaml" };
+
+    for (guint i = 0; i < G_N_ELEMENTS (exts); i++)
+      {
+        g_autofree char *name = g_strdup_printf ("jobs.%s", exts[i]);
+        g_autofree char *path = g_build_filename (dir ? dir : default_dir, name, NULL);
+
+        if (!jupiter_job_manager_export_jobs (demo.manager, path, JUPITER_JOB_STATUS_ANY, NULL,
+                                              JUPITER_EXPORT_FORMAT_AUTO, TRUE, &error))
+          g_error ("export: %s", error->message);
+        printf ("exported the history to %s\n", path);
+      }
+  }
+
   /* Stops accepting jobs and waits (here up to 3 s) for job functions that
    * still run, such as the overdue legacy one; then the manager can go. */
   shutdown_start = g_get_monotonic_time ();

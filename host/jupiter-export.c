@@ -251,7 +251,7 @@ tree_node (Emitter  *e,
 {
   /* A deep copy built by reading alone: a kept tree is shared between
    * threads only through its root node (see jupiter_json_deep_copy()). */
-  tree_add ((TreeEmitter *) e, jupiter_json_deep_copy (node));
+  tree_add ((TreeEmitter *) e, jupiter_json_deep_copy_finite (node));
 }
 
 static const EmitterClass tree_class = {
@@ -280,7 +280,8 @@ static const EmitterClass tree_class = {
  * | `created_at`, `started_at`, `completed_at` | ISO-8601 UTC with microseconds, or null |
  * | `duration_ms` | number (monotonic), or null before the job finished |
  *
- * The returned tree is a new, independent copy; safe from any thread.
+ * The returned tree is a new, independent copy; safe from any thread. NaN
+ * and infinities, which JSON cannot hold, are null, as in export files.
  *
  * Returns: (transfer full): a new JSON object node
  */

@@ -52,6 +52,7 @@ JupiterJob *jupiter_job_derive       (const JupiterJob *base,
 char       *jupiter_utf8_make_valid  (const char *str);
 JsonNode   *jupiter_json_deep_copy   (JsonNode   *node);
 JsonNode   *jupiter_json_make_valid  (JsonNode   *node);
+JsonNode   *jupiter_json_deep_copy_finite (JsonNode *node);
 void        jupiter_uuid_generate    (char out[JUPITER_JOB_ID_LEN + 1]);
 void        jupiter_format_iso8601   (gint64 unix_usec,
                                       char   out[32]);

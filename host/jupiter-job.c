@@ -4,6 +4,7 @@
 
 #include "jupiter-job-private.h"
 
+#include <math.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -406,12 +407,24 @@ jupiter_format_iso8601 (gint64 unix_usec,
  * threads must never be referenced below its root node: every tree a job
  * keeps is private to it, reached only through its sealed root node, and
  * what leaves it (exports) is a deep copy built by reading alone. */
-static JsonNode *deep_copy (JsonNode *node, gboolean make_valid);
+enum {
+  COPY_MAKE_VALID = 1 << 0,   /* repair invalid UTF-8 */
+  COPY_FINITE     = 1 << 1,   /* NaN and infinities become null, as in exports */
+};
+
+static JsonNode *deep_copy (JsonNode *node, guint flags);
 
 JsonNode *
 jupiter_json_deep_copy (JsonNode *node)
 {
-  return deep_copy (node, FALSE);
+  return deep_copy (node, 0);
+}
+
+/* A deep copy holding only what JSON can: non-finite doubles become null. */
+JsonNode *
+jupiter_json_deep_copy_finite (JsonNode *node)
+{
+  return deep_copy (node, COPY_FINITE);
 }
 
 static gboolean
@@ -459,15 +472,16 @@ jupiter_json_make_valid (JsonNode *node)
 
   if (node == NULL || tree_is_valid_utf8 (node))
     return node;
-  copy = deep_copy (node, TRUE);
+  copy = deep_copy (node, COPY_MAKE_VALID);
   json_node_unref (node);
   return copy;
 }
 
 static JsonNode *
 deep_copy (JsonNode *node,
-           gboolean  make_valid)
+           guint     flags)
 {
+  gboolean make_valid = (flags & COPY_MAKE_VALID) != 0;
   JsonNode *copy;
 
   switch (json_node_get_node_type (node))
@@ -484,7 +498,7 @@ deep_copy (JsonNode *node,
         while (json_object_iter_next_ordered (&iter, &name, &member))
           {
             g_autofree char *valid = make_valid ? jupiter_utf8_make_valid (name) : NULL;
-            json_object_set_member (dst, valid ? valid : name, deep_copy (member, make_valid));
+            json_object_set_member (dst, valid ? valid : name, deep_copy (member, flags));
           }
         copy = json_node_init_object (json_node_alloc (), dst);
         json_object_unref (dst);
@@ -497,7 +511,7 @@ deep_copy (JsonNode *node,
         JsonArray *dst = json_array_sized_new (n);
 
         for (guint i = 0; i < n; i++)
-          json_array_add_element (dst, deep_copy (json_array_get_element (src, i), make_valid));
+          json_array_add_element (dst, deep_copy (json_array_get_element (src, i), flags));
         copy = json_node_init_array (json_node_alloc (), dst);
         json_array_unref (dst);
         return copy;
@@ -506,6 +520,9 @@ deep_copy (JsonNode *node,
       {
         GValue value = G_VALUE_INIT;
 
+        if ((flags & COPY_FINITE) && json_node_get_value_type (node) == G_TYPE_DOUBLE &&
+            !isfinite (json_node_get_double (node)))
+          return json_node_init_null (json_node_alloc ());
         json_node_get_value (node, &value);
         copy = json_node_alloc ();
         json_node_init (copy, JSON_NODE_VALUE);
