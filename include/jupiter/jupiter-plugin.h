@@ -385,4 +385,151 @@ jupiter_job_context_return_new_error (JupiterJobContext *context,
   context->funcs->context_return_error (context, error);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Plugin descriptor                                                         */
+
+/**
+ * JupiterPluginEntry:
+ * @struct_size: `sizeof (JupiterPluginEntry)` as the plugin was built; set
+ *   by JUPITER_PLUGIN_ENTRY() and the other entry macros
+ * @name: the entry point's name, unique within the plugin
+ * @description: (nullable): one line for people
+ * @func: (nullable): a synchronous job function, run in a worker thread
+ * @async_func: (nullable): an asynchronous job function, started on the
+ *   host's main context; exactly one of @func and @async_func is set
+ * @timeout: microseconds from start to the job's deadline; 0 takes the
+ *   plugin's #JupiterPluginDescriptor.timeout
+ *
+ * One entry point of a plugin. An entry runs as a job: it receives the
+ * job's #JupiterJobContext, whose args are the JSON given at submission.
+ */
+typedef struct {
+  guint32             struct_size;
+  const char         *name;
+  const char         *description;
+  JupiterJobFunc      func;
+  JupiterJobAsyncFunc async_func;
+  gint64              timeout;
+} JupiterPluginEntry;
+
+/**
+ * JupiterPluginDescriptor:
+ * @abi_major: %JUPITER_SDK_ABI_MAJOR as the plugin was built
+ * @abi_minor: %JUPITER_SDK_ABI_MINOR as the plugin was built
+ * @struct_size: `sizeof (JupiterPluginDescriptor)` as the plugin was built
+ * @id: the plugin id: lower-case letters, digits, `-` and `_`; unique in a host
+ * @name: a name for people
+ * @version: the plugin's own version
+ * @description: (nullable): one line for people
+ * @license: (nullable): an SPDX license expression
+ * @init: (nullable): called once after loading, in the host's main thread,
+ *   with the plugin's `config` from the host's configuration (a JSON object,
+ *   or %NULL); returning %FALSE with @error set makes the plugin fail to load
+ * @shutdown: (nullable): called once when the host shuts down, when no job
+ *   of the plugin runs any more
+ * @entries: the entry points
+ * @n_entries: how many entries @entries holds
+ * @timeout: the default timeout of the plugin's entries, in microseconds;
+ *   0 for none
+ * @max_concurrent: how many jobs of the plugin may run at once; 0 for the
+ *   host's default
+ *
+ * What a plugin tells the host about itself: returned, constant, by the
+ * function JUPITER_PLUGIN_DEFINE() writes. Members are only ever appended;
+ * the host reads no further than @struct_size.
+ */
+typedef struct {
+  guint16                    abi_major;
+  guint16                    abi_minor;
+  guint32                    struct_size;
+  const char                *id;
+  const char                *name;
+  const char                *version;
+  const char                *description;
+  const char                *license;
+  gboolean                 (*init) (JsonNode *config, GError **error);
+  void                     (*shutdown) (void);
+  const JupiterPluginEntry  *entries;
+  guint                      n_entries;
+  gint64                     timeout;
+  guint                      max_concurrent;
+} JupiterPluginDescriptor;
+
+/**
+ * JUPITER_PLUGIN_EXPORT:
+ *
+ * Marks the describe function as exported, also when the plugin is built
+ * with hidden visibility.
+ */
+#define JUPITER_PLUGIN_EXPORT __attribute__ ((visibility ("default")))
+
+/**
+ * JUPITER_PLUGIN_SYMBOL:
+ *
+ * The one symbol a plugin exports: a #JupiterPluginDescribeFunc.
+ */
+#define JUPITER_PLUGIN_SYMBOL "jupiter_plugin_describe"
+
+/**
+ * JupiterPluginDescribeFunc:
+ * @host: the host's function table, valid for the life of the process
+ *
+ * Returns: (transfer none): the plugin's constant descriptor
+ */
+typedef const JupiterPluginDescriptor *(*JupiterPluginDescribeFunc) (const JupiterHostFuncs *host);
+
+/**
+ * JUPITER_PLUGIN_ENTRY:
+ * @entry_name: the entry's name
+ * @entry_description: one line for people
+ * @function: a #JupiterJobFunc
+ *
+ * A #JupiterPluginEntry for a synchronous function.
+ */
+#define JUPITER_PLUGIN_ENTRY(entry_name, entry_description, function)          \
+  { sizeof (JupiterPluginEntry), (entry_name), (entry_description), (function), NULL, 0 }
+
+/**
+ * JUPITER_PLUGIN_ASYNC_ENTRY:
+ * @entry_name: the entry's name
+ * @entry_description: one line for people
+ * @function: a #JupiterJobAsyncFunc
+ *
+ * A #JupiterPluginEntry for an asynchronous function.
+ */
+#define JUPITER_PLUGIN_ASYNC_ENTRY(entry_name, entry_description, function)    \
+  { sizeof (JupiterPluginEntry), (entry_name), (entry_description), NULL, (function), 0 }
+
+/**
+ * JUPITER_PLUGIN_DEFINE:
+ * @descriptor: a `static const JupiterPluginDescriptor` variable
+ *
+ * Writes the plugin's exported describe function, which returns
+ * @descriptor and keeps the host's table in `jupiter_plugin_host` (a
+ * static variable of the plugin, for code that runs outside any job).
+ * Initialise @descriptor's first members with
+ * JUPITER_PLUGIN_DESCRIPTOR_HEADER.
+ */
+#define JUPITER_PLUGIN_DEFINE(descriptor)                                      \
+  static const JupiterHostFuncs *jupiter_plugin_host G_GNUC_UNUSED;             \
+  JUPITER_PLUGIN_EXPORT const JupiterPluginDescriptor *                         \
+  jupiter_plugin_describe (const JupiterHostFuncs *host);                       \
+  JUPITER_PLUGIN_EXPORT const JupiterPluginDescriptor *                         \
+  jupiter_plugin_describe (const JupiterHostFuncs *host)                        \
+  {                                                                             \
+    jupiter_plugin_host = host;                                                 \
+    return &(descriptor);                                                       \
+  }
+
+/**
+ * JUPITER_PLUGIN_DESCRIPTOR_HEADER:
+ *
+ * The ABI version and size members of a #JupiterPluginDescriptor, as the
+ * plugin is built: `.abi_major`, `.abi_minor` and `.struct_size`.
+ */
+#define JUPITER_PLUGIN_DESCRIPTOR_HEADER                                       \
+  .abi_major = JUPITER_SDK_ABI_MAJOR,                                          \
+  .abi_minor = JUPITER_SDK_ABI_MINOR,                                          \
+  .struct_size = sizeof (JupiterPluginDescriptor)
+
 G_END_DECLS

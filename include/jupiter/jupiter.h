@@ -13,6 +13,7 @@
 #include <jupiter/jupiter-circuit-breaker-registry.h>
 #include <jupiter/jupiter-export.h>
 #include <jupiter/jupiter-job-manager.h>
+#include <jupiter/jupiter-plugin-loader.h>
 #include <jupiter/jupiter-enum-types.h>
 
 #undef JUPITER_INSIDE
