@@ -659,8 +659,12 @@ jupiter_plugin_loader_load (JupiterPluginLoader *self,
       if (g_file_test (path, G_FILE_TEST_EXISTS))
         return jupiter_plugin_loader_load_file (self, path, config, error);
     }
-  g_set_error (error, JUPITER_PLUGIN_ERROR, JUPITER_PLUGIN_ERROR_NOT_FOUND,
-               "%s: not found in the plugin search path (%s)", file, g_strjoinv (":", dirs));
+  {
+    g_autofree char *joined = g_strjoinv (":", dirs);
+
+    g_set_error (error, JUPITER_PLUGIN_ERROR, JUPITER_PLUGIN_ERROR_NOT_FOUND,
+                 "%s: not found in the plugin search path (%s)", file, joined);
+  }
   return NULL;
 }
 
