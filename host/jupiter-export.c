@@ -53,12 +53,11 @@ jupiter_format_double (double value,
       return 4;
     }
 
-  for (int precision = 15; precision <= 17; precision++)
-    {
-      char fmt[8];
+  static const char *const formats[] = { "%.15g", "%.16g", "%.17g" };
 
-      g_snprintf (fmt, sizeof fmt, "%%.%dg", precision);
-      g_ascii_formatd (buf, JUPITER_DOUBLE_BUF - 4, fmt, value);
+  for (guint i = 0; i < G_N_ELEMENTS (formats); i++)
+    {
+      g_ascii_formatd (buf, JUPITER_DOUBLE_BUF - 4, formats[i], value);
       if (g_ascii_strtod (buf, NULL) == value)
         break;
     }

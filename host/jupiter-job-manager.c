@@ -3707,15 +3707,6 @@ jupiter_job_manager_export_job_to_file (JupiterJobManager   *self,
   return jupiter_export_write_file (path, export_body, &body, error);
 }
 
-static int
-oldest_first (gconstpointer a,
-              gconstpointer b)
-{
-  const JupiterJob *ja = *(JupiterJob * const *) a;
-  const JupiterJob *jb = *(JupiterJob * const *) b;
-
-  return ja->seq < jb->seq ? -1 : (ja->seq > jb->seq ? 1 : 0);
-}
 
 /**
  * jupiter_job_manager_export_jobs:
@@ -3773,7 +3764,12 @@ jupiter_job_manager_export_jobs (JupiterJobManager   *self,
   /* References to the records as they are now (finished ones are their own
    * snapshots), then sorted and written without the lock. */
   jobs = jupiter_job_manager_list (self, status, plugin_id, 0);
-  g_ptr_array_sort (jobs, oldest_first);
+  for (guint i = 0, j = jobs->len; i + 1 < j; i++, j--)
+    {
+      gpointer tmp = jobs->pdata[i];              /* newest first -> oldest first */
+      jobs->pdata[i] = jobs->pdata[j - 1];
+      jobs->pdata[j - 1] = tmp;
+    }
 
   body = (ExportBody) { format, jobs, status, plugin_id, include_results, FALSE };
   return jupiter_export_write_file (path, export_body, &body, error);

@@ -383,6 +383,20 @@ jupiter_job_get_duration (JupiterJob *job)
   return job->duration;
 }
 
+static inline char *
+put_digits (char *p,
+            int   value,
+            int   width)
+{
+  for (int i = width - 1; i >= 0; i--)
+    {
+      p[i] = (char) ('0' + value % 10);
+      value /= 10;
+    }
+  return p + width;
+}
+
+/* "2026-12-04T20:04:54.123456Z", by hand: exports write three per job. */
 void
 jupiter_format_iso8601 (gint64 unix_usec,
                         char   out[32])
@@ -390,6 +404,7 @@ jupiter_format_iso8601 (gint64 unix_usec,
   time_t secs = (time_t) (unix_usec / G_USEC_PER_SEC);
   gint64 usec = unix_usec % G_USEC_PER_SEC;
   struct tm tm;
+  char *p = out;
 
   if (usec < 0)
     {
@@ -397,9 +412,28 @@ jupiter_format_iso8601 (gint64 unix_usec,
       secs -= 1;
     }
   gmtime_r (&secs, &tm);
-  g_snprintf (out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
-              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-              tm.tm_hour, tm.tm_min, tm.tm_sec, (int) usec);
+  if (tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999)
+    {
+      g_snprintf (out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                  tm.tm_hour, tm.tm_min, tm.tm_sec, (int) usec);
+      return;
+    }
+  p = put_digits (p, tm.tm_year + 1900, 4);
+  *p++ = '-';
+  p = put_digits (p, tm.tm_mon + 1, 2);
+  *p++ = '-';
+  p = put_digits (p, tm.tm_mday, 2);
+  *p++ = 'T';
+  p = put_digits (p, tm.tm_hour, 2);
+  *p++ = ':';
+  p = put_digits (p, tm.tm_min, 2);
+  *p++ = ':';
+  p = put_digits (p, tm.tm_sec, 2);
+  *p++ = '.';
+  p = put_digits (p, (int) usec, 6);
+  *p++ = 'Z';
+  *p = '\0';
 }
 
 /* json-glib 1.6 counts references to JsonObject and JsonArray without
