@@ -100,6 +100,7 @@ struct _JupiterCircuitBreaker
   GArray       *pending;            /* of Transition, to announce */
   GSource      *notify_source;      /* delivers @pending on @context */
   gboolean      notify_armed;
+  gboolean      slots_freed;        /* a trial slot was freed: tell the watch */
   GSource      *timer;              /* the next OPEN expiry or trial expiry */
   gint64        timer_deadline;
   JupiterBreakerWatch watch;        /* private hook for the job manager */
@@ -178,6 +179,7 @@ notify_dispatch (GSource    *source,
   GArray *batch;
   JupiterBreakerWatch watch;
   JupiterBreakerLink *watch_data;
+  gboolean slots_freed;
 
   g_source_set_ready_time (source, -1);
   if (self == NULL)
@@ -187,6 +189,8 @@ notify_dispatch (GSource    *source,
   batch = g_steal_pointer (&self->pending);
   self->pending = g_array_new (FALSE, FALSE, sizeof (Transition));
   self->notify_armed = FALSE;
+  slots_freed = self->slots_freed;
+  self->slots_freed = FALSE;
   watch = self->watch;
   watch_data = self->watch_data ? jupiter_breaker_link_ref (self->watch_data) : NULL;
   g_mutex_unlock (&self->lock);
@@ -198,7 +202,7 @@ notify_dispatch (GSource    *source,
     }
   if (batch->len > 0)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
-  if (batch->len > 0 && watch)
+  if ((batch->len > 0 || slots_freed) && watch)
     watch (self, watch_data);
   if (watch_data)
     jupiter_breaker_link_unref (watch_data);
@@ -282,6 +286,9 @@ transition_locked (JupiterCircuitBreaker *self,
   gint w = g_atomic_int_get (&self->word);
   JupiterCircuitState old_state = WORD_STATE (w);
 
+  /* Published before the state, so whoever sees OPEN sees its time. */
+  if (new_state == JUPITER_CIRCUIT_STATE_OPEN)
+    __atomic_store_n (&self->opened_at, now, __ATOMIC_RELEASE);
   g_atomic_int_set (&self->word, MAKE_WORD (new_state, WORD_GEN (w) + 1));
   g_array_set_size (self->trials, 0);
   self->half_open_successes = 0;
@@ -289,7 +296,6 @@ transition_locked (JupiterCircuitBreaker *self,
   switch (new_state)
     {
     case JUPITER_CIRCUIT_STATE_OPEN:
-      __atomic_store_n (&self->opened_at, now, __ATOMIC_RELEASE);
       stat_add (&self->times_opened);
       break;
     case JUPITER_CIRCUIT_STATE_CLOSED:
@@ -336,7 +342,16 @@ expire_trials_locked (JupiterCircuitBreaker *self,
         i++;
     }
   if (expired)
-    reschedule_locked (self);
+    {
+      reschedule_locked (self);
+      /* Whoever noticed it, waiting jobs may take the freed slots. */
+      self->slots_freed = TRUE;
+      if (!self->notify_armed)
+        {
+          self->notify_armed = TRUE;
+          g_source_set_ready_time (self->notify_source, 0);
+        }
+    }
   return expired;
 }
 
@@ -375,8 +390,10 @@ timer_fired (gpointer data)
     return G_SOURCE_REMOVE;
 
   g_mutex_lock (&self->lock);
-  /* This source is finished; a new one is made if something is still due. */
-  g_clear_pointer (&self->timer, g_source_unref);
+  /* This source is finished (a newer one, made while it was dispatched,
+   * stays); a new one is made if something is still due. */
+  if (self->timer == g_main_current_source ())
+    g_clear_pointer (&self->timer, g_source_unref);
   refresh_locked (self, now_of (self));
   expired = expire_trials_locked (self, now_of (self));
   reschedule_locked (self);
@@ -895,31 +912,31 @@ outcome_closed (JupiterCircuitBreaker *self,
                 JupiterCircuitOutcome  outcome)
 {
   gint w = g_atomic_int_get (&self->word);
-  gint n;
 
   if (WORD_GEN (w) != gen || WORD_STATE (w) != JUPITER_CIRCUIT_STATE_CLOSED)
     return;   /* stale: statistics only */
 
-  if (outcome == JUPITER_CIRCUIT_OUTCOME_SUCCESS)
-    {
-      /* No write when there is nothing to reset: no cache line bouncing
-       * between threads that keep succeeding. */
-      if (g_atomic_int_get (&self->consecutive_failures) != 0)
-        g_atomic_int_set (&self->consecutive_failures, 0);
-      return;
-    }
-  if (outcome != JUPITER_CIRCUIT_OUTCOME_FAILURE)
+  /* A success with nothing to reset writes nothing: the common path stays
+   * lock-free and bounces no cache line between threads that succeed. */
+  if (outcome == JUPITER_CIRCUIT_OUTCOME_SUCCESS &&
+      g_atomic_int_get (&self->consecutive_failures) == 0)
+    return;
+  if (outcome == JUPITER_CIRCUIT_OUTCOME_NEUTRAL)
     return;
 
-  n = g_atomic_int_add (&self->consecutive_failures, 1) + 1;
-  if (n < g_atomic_int_get (&self->failure_threshold))
-    return;
-
+  /* Anything that writes the count re-checks the generation under the
+   * lock, which every transition holds: an outcome of an older generation
+   * can never land in a newer one's count. */
   g_mutex_lock (&self->lock);
   w = g_atomic_int_get (&self->word);
-  if (WORD_GEN (w) == gen && WORD_STATE (w) == JUPITER_CIRCUIT_STATE_CLOSED &&
-      g_atomic_int_get (&self->consecutive_failures) >= g_atomic_int_get (&self->failure_threshold))
-    transition_locked (self, JUPITER_CIRCUIT_STATE_OPEN, now_of (self));
+  if (WORD_GEN (w) == gen && WORD_STATE (w) == JUPITER_CIRCUIT_STATE_CLOSED)
+    {
+      if (outcome == JUPITER_CIRCUIT_OUTCOME_SUCCESS)
+        g_atomic_int_set (&self->consecutive_failures, 0);
+      else if (g_atomic_int_add (&self->consecutive_failures, 1) + 1 >=
+               g_atomic_int_get (&self->failure_threshold))
+        transition_locked (self, JUPITER_CIRCUIT_STATE_OPEN, now_of (self));
+    }
   g_mutex_unlock (&self->lock);
 }
 

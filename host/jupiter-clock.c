@@ -42,6 +42,7 @@ typedef struct {
   JupiterClock *clock;     /* strong */
   gint64        deadline;
   GList         link;      /* in clock->sources while alive */
+  GMainContext *context;   /* manual clocks: where it is attached; guarded by clock->lock */
 } ClockSource;
 
 static void
@@ -158,9 +159,11 @@ jupiter_clock_advance (JupiterClock *self,
   contexts = g_ptr_array_new_with_free_func ((GDestroyNotify) g_main_context_unref);
   g_mutex_lock (&self->lock);
   self->now += delta;
+  /* Sources record their context themselves (prepare): asking a source
+   * that is being finalized in another thread would race with it. */
   for (GList *l = self->sources; l; l = l->next)
     {
-      GMainContext *context = g_source_get_context (l->data);
+      GMainContext *context = ((ClockSource *) l->data)->context;
 
       if (context && !g_ptr_array_find (contexts, context, NULL))
         g_ptr_array_add (contexts, g_main_context_ref (context));
@@ -185,7 +188,13 @@ clock_source_prepare (GSource *source,
       return TRUE;
     }
   if (cs->clock->manual)
-    *timeout = -1;                 /* advance() wakes the context */
+    {
+      *timeout = -1;                 /* advance() wakes the context */
+      g_mutex_lock (&cs->clock->lock);
+      if (cs->context == NULL)
+        cs->context = g_main_context_ref (g_source_get_context (source));
+      g_mutex_unlock (&cs->clock->lock);
+    }
   else
     *timeout = (gint) MIN ((cs->deadline - now + 999) / 1000, G_MAXINT);
   return FALSE;
@@ -217,9 +226,14 @@ clock_source_finalize (GSource *source)
 
   if (cs->clock->manual)
     {
+      GMainContext *context;
+
       g_mutex_lock (&cs->clock->lock);
       cs->clock->sources = g_list_remove_link (cs->clock->sources, &cs->link);
+      context = g_steal_pointer (&cs->context);
       g_mutex_unlock (&cs->clock->lock);
+      if (context)
+        g_main_context_unref (context);
     }
   g_clear_object (&cs->clock);
 }

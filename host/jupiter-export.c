@@ -600,7 +600,10 @@ json_scalar (Out      *out,
       out_str (out, json_node_get_boolean (node) ? "true" : "false");
       break;
     case G_TYPE_STRING:
-      out_json_string (out, json_node_get_string (node));
+      if (json_node_get_string (node))
+        out_json_string (out, json_node_get_string (node));
+      else
+        out_str (out, "null");
       break;
     default:
       out_str (out, "null");
@@ -696,7 +699,7 @@ yaml_scalar (Out      *out,
       out_str (out, "[]");
       break;
     case JSON_NODE_VALUE:
-      if (json_node_get_value_type (node) == G_TYPE_STRING)
+      if (json_node_get_value_type (node) == G_TYPE_STRING && json_node_get_string (node))
         out_yaml_string (out, json_node_get_string (node));
       else
         json_scalar (out, node);   /* numbers, booleans: the same text */
@@ -730,7 +733,17 @@ yaml_block (Out      *out,
           if (!(first && inline_first))
             out_indent (out, indent);
           first = FALSE;
-          out_yaml_string (out, name);
+          /* YAML limits implicit keys to 1024 characters (after escaping,
+           * up to 6 per byte): longer ones are written as explicit keys. */
+          if (strlen (name) > 160)
+            {
+              out_str (out, "? ");
+              out_yaml_string (out, name);
+              out_char (out, '\n');
+              out_indent (out, indent);
+            }
+          else
+            out_yaml_string (out, name);
           out_char (out, ':');
           yaml_value_node (out, member, indent);
         }
@@ -883,6 +896,9 @@ write_header (Out                 *out,
 {
   char now[32];
   const char *status_name = status == JUPITER_JOB_STATUS_ANY ? NULL : jupiter_job_status_to_string (status);
+  g_autofree char *valid_plugin_id = jupiter_utf8_make_valid (plugin_id);
+
+  plugin_id = valid_plugin_id;
 
   jupiter_format_iso8601 (g_get_real_time (), now);
   if (format == JUPITER_EXPORT_FORMAT_JSON)
@@ -1064,7 +1080,8 @@ jupiter_export_write_file (const char        *path,
         }
     }
 
-  tmp = g_strdup_printf ("%s/.%s.XXXXXX", dir, base);
+  /* Short enough for any name the target itself may have. */
+  tmp = g_strdup_printf ("%s/.%.200s.XXXXXX", dir, base);
   fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, 0600);
   if (fd < 0)
     return set_write_error (error, path, "cannot create a temporary file", errno);

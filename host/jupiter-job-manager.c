@@ -1630,7 +1630,8 @@ jupiter_job_manager_dispose (GObject *object)
         if (((JobRecord *) value)->phase != PHASE_RUNNING)
           g_ptr_array_add (queued, value);
       for (guint i = 0; i < queued->len; i++)
-        cancel_unstarted_locked (core, g_ptr_array_index (queued, i),
+        if (((JobRecord *) g_ptr_array_index (queued, i))->phase != PHASE_DONE)
+          cancel_unstarted_locked (core, g_ptr_array_index (queued, i),
                                  g_error_new (JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_SHUTTING_DOWN,
                                               "The job manager was disposed"),
                                  &d);
@@ -3071,6 +3072,10 @@ begin_shutdown (JupiterJobManager *self,
     {
       JobRecord *rec = g_ptr_array_index (unstarted, i);
 
+      /* Cancelling one job can end others (an open breaker fails its
+       * plugin's queue); they stay alive until deferred_run(). */
+      if (rec->phase == PHASE_DONE)
+        continue;
       cancel_unstarted_locked (core, rec,
                                g_error_new (JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_CANCELLED,
                                             "Job %s (“%s”) was cancelled: the job manager is shutting down",

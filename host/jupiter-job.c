@@ -488,8 +488,14 @@ tree_is_valid_utf8 (JsonNode *node)
         return TRUE;
       }
     case JSON_NODE_VALUE:
+      /* A string node holding NULL, or a value node without a value, is
+       * repaired too (to null): json_node_seal() itself crashes on the
+       * first. */
+      if (json_node_get_value_type (node) == G_TYPE_INVALID)
+        return FALSE;
       return json_node_get_value_type (node) != G_TYPE_STRING ||
-             g_utf8_validate (json_node_get_string (node), -1, NULL);
+             (json_node_get_string (node) != NULL &&
+              g_utf8_validate (json_node_get_string (node), -1, NULL));
     case JSON_NODE_NULL:
     default:
       return TRUE;
@@ -497,7 +503,7 @@ tree_is_valid_utf8 (JsonNode *node)
 }
 
 /* Takes @node; returns it, or, if any string or member name in it is not
- * valid UTF-8, a repaired copy. Text from plugins is made valid once, when
+ * valid UTF-8 (or a string is NULL), a repaired copy. Text from plugins is made valid once, when
  * it is recorded, so every reader and every export can rely on it. */
 JsonNode *
 jupiter_json_make_valid (JsonNode *node)
@@ -556,6 +562,11 @@ deep_copy (JsonNode *node,
 
         if ((flags & COPY_FINITE) && json_node_get_value_type (node) == G_TYPE_DOUBLE &&
             !isfinite (json_node_get_double (node)))
+          return json_node_init_null (json_node_alloc ());
+        /* A value node without a value, or a string node holding NULL
+         * (json-glib allows both), is null. */
+        if (json_node_get_value_type (node) == G_TYPE_INVALID ||
+            (json_node_get_value_type (node) == G_TYPE_STRING && json_node_get_string (node) == NULL))
           return json_node_init_null (json_node_alloc ());
         json_node_get_value (node, &value);
         copy = json_node_alloc ();

@@ -666,6 +666,13 @@ typedef struct {
   gboolean fail;
 } Behaviour;
 
+static void
+async_keep_nothing (JupiterJobContext *context,
+                    gpointer           user_data)
+{
+  jupiter_job_context_return_result (context, NULL);
+}
+
 static JsonNode *
 job_behave (JupiterJobContext *context,
             gpointer           user_data,
@@ -1088,6 +1095,118 @@ test_manager_disabled (MFixture      *f,
   g_assert_cmpint (jupiter_job_manager_get_circuit_breaker_state (f->manager, "bad"), ==, CLOSED);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Regressions                                                               */
+
+typedef struct {
+  JupiterCircuitBreaker *breaker;
+  JupiterCircuitPermit  *permits;
+  guint                  from, to;
+} StaleWorker;
+
+static gpointer
+stale_worker (gpointer data)
+{
+  StaleWorker *w = data;
+
+  for (guint i = w->from; i < w->to; i++)
+    jupiter_circuit_breaker_complete (w->breaker, &w->permits[i], JUPITER_CIRCUIT_OUTCOME_FAILURE);
+  return NULL;
+}
+
+static void
+test_stale_failures_racing_reset (Fixture       *f,
+                                  gconstpointer  data)
+{
+  guint n = 20000;
+
+  g_test_summary ("Failures of an older generation never count in a newer one, "
+                  "even when they race with the reset that ends theirs.");
+  jupiter_circuit_breaker_set_failure_threshold (f->breaker, G_MAXINT);
+  for (guint round = 0; round < 10; round++)
+    {
+      g_autofree JupiterCircuitPermit *permits = g_new0 (JupiterCircuitPermit, n);
+      StaleWorker workers[4];
+      GThread *threads[4];
+
+      for (guint i = 0; i < n; i++)
+        g_assert_true (jupiter_circuit_breaker_acquire (f->breaker, &permits[i]));
+      for (guint t = 0; t < 4; t++)
+        {
+          workers[t] = (StaleWorker) { f->breaker, permits, t * n / 4, (t + 1) * n / 4 };
+          threads[t] = g_thread_new ("stale", stale_worker, &workers[t]);
+        }
+      jupiter_circuit_breaker_reset (f->breaker);   /* mid-way */
+      for (guint t = 0; t < 4; t++)
+        g_thread_join (threads[t]);
+      g_assert_cmpuint (jupiter_circuit_breaker_get_consecutive_failures (f->breaker), ==, 0);
+    }
+}
+
+static void
+test_manager_shutdown_with_open_breaker (void)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(JupiterClock) clock = jupiter_clock_new_manual (0);
+  g_autoptr(JupiterJobOptions) options = jupiter_job_options_new ("queued");
+  JupiterJobManager *manager;
+
+  g_test_summary ("Shutting down a manager whose breaker opened while its "
+                  "plugin had queued jobs cancels each job once.");
+  g_main_context_push_thread_default (context);
+  for (guint how = 0; how < 2; how++)
+    {
+      JupiterCircuitBreaker *breaker;
+
+      manager = g_object_new (JUPITER_TYPE_JOB_MANAGER, "clock", clock,
+                              "max-concurrent-per-plugin", 1, "circuit-breaker-threshold", 1, NULL);
+      jupiter_job_options_set_plugin_id (options, "p");
+      /* Async jobs: the first holds its permit, STARTING, as the context
+       * is not iterated; five more wait behind it. */
+      for (guint i = 0; i < 6; i++)
+        g_free (jupiter_job_manager_submit_async_func (manager, options, async_keep_nothing, NULL, NULL, NULL));
+      breaker = jupiter_job_manager_get_circuit_breaker (manager, "p");
+      jupiter_circuit_breaker_record_failure (breaker);
+      g_assert_cmpint (jupiter_circuit_breaker_get_state (breaker), ==, OPEN);
+      if (how == 0)
+        g_assert_true (jupiter_job_manager_shutdown (manager, 0, NULL));
+      g_object_unref (manager);   /* how == 1: disposed without a shutdown */
+    }
+  g_main_context_pop_thread_default (context);
+}
+
+static void
+test_manager_trial_expiry_by_check (MFixture      *f,
+                                    gconstpointer  data)
+{
+  Gate gate = { 0 };
+  Behaviour hung = { &gate, FALSE };
+  g_autofree char *trial = NULL;
+  g_autofree char *waiting = NULL;
+
+  g_test_summary ("A trial slot freed by someone else's check still lets the "
+                  "waiting jobs of the plugin run.");
+  open_bad (f);
+  jupiter_clock_advance (f->clock, COOLDOWN);
+  trial = msubmit (f, "bad", &hung, 0, 0, NULL);
+  gate_wait_entered (&gate, 1);
+  waiting = msubmit (f, "bad", &ok, 0, 0, NULL);
+  g_assert_cmpint (jupiter_job_manager_get_circuit_breaker_state (f->manager, "bad"), ==, HALF_OPEN);
+
+  /* The hung trial outlives the cooldown; a check frees its slot. */
+  jupiter_clock_advance (f->clock, COOLDOWN);
+  g_assert_true (jupiter_circuit_breaker_can_execute (jupiter_job_manager_get_circuit_breaker (f->manager, "bad")));
+  jupiter_job_unref (jupiter_job_manager_wait (f->manager, waiting, NULL, NULL));
+  {
+    g_autoptr(JupiterJob) job = jupiter_job_manager_get (f->manager, waiting, NULL);
+    g_assert_cmpint (jupiter_job_get_status (job), ==, JUPITER_JOB_STATUS_COMPLETED);
+  }
+  gate_open (&gate);
+  g_assert_true (jupiter_job_manager_wait_idle (f->manager, NULL, NULL));
+  g_mutex_clear (&gate.lock);
+  g_cond_clear (&gate.cond);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1107,11 +1226,13 @@ main (int   argc,
   ADD ("stale-generation", test_stale_generation);
   ADD ("reset-keeps-lifetime-stats", test_reset_keeps_lifetime_stats);
   ADD ("signals-in-order-on-owner", test_signals_in_order_on_owner);
+  ADD ("regression/stale-failures-racing-reset", test_stale_failures_racing_reset);
 #undef ADD
   g_test_add_func ("/circuit-breaker/double-complete", test_double_complete);
   g_test_add_func ("/circuit-breaker/clock/manual-source", test_manual_clock_source);
   g_test_add_func ("/circuit-breaker/clock/system-source", test_system_clock_source);
   g_test_add_func ("/circuit-breaker/registry", test_registry);
+  g_test_add_func ("/circuit-breaker/regression/shutdown-with-open-breaker", test_manager_shutdown_with_open_breaker);
 #define MADD(path, func) g_test_add ("/circuit-breaker/manager/" path, MFixture, NULL, mfixture_setup, func, mfixture_teardown)
   MADD ("opens-and-rejects", test_manager_opens_and_rejects);
   MADD ("queued-fail-on-open", test_manager_queued_fail_on_open);
@@ -1121,6 +1242,7 @@ main (int   argc,
   MADD ("timeout-is-failure", test_manager_timeout_is_failure);
   MADD ("cancel-is-neutral", test_manager_cancel_is_neutral);
   MADD ("disabled", test_manager_disabled);
+  MADD ("regression/trial-expiry-by-check", test_manager_trial_expiry_by_check);
 #undef MADD
 
   return g_test_run ();

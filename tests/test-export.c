@@ -282,6 +282,16 @@ tricky_result (void)
   json_object_set_object_member (nested, "yes", json_object_new ());
   json_object_set_array_member (nested, "2026-12-04", json_array_new ());
   json_object_set_object_member (obj, "keys that look typed", nested);
+  {
+    /* Keys past YAML's 1024-character limit for implicit keys. */
+    g_autofree char *long_key = g_strnfill (1100, 'k');
+    g_autofree char *medium_key = g_strnfill (170, '\x01');
+
+    json_object_set_int_member (obj, long_key, 1);
+    json_object_set_array_member (obj, medium_key, json_array_new ());
+  }
+  /* A string node holding NULL (json-glib allows it) is null. */
+  json_object_set_member (obj, "null string", json_node_init_string (json_node_alloc (), NULL));
   node = json_node_init_object (json_node_alloc (), obj);
   json_object_unref (obj);
   return node;
