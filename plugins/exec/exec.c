@@ -23,6 +23,7 @@
  */
 
 #include <jupiter/jupiter-plugin.h>
+#include <glib-unix.h>
 
 #include <errno.h>
 #include <signal.h>
@@ -244,9 +245,19 @@ exec_run_wait_cb (GObject      *source,
 static void
 exec_child_setup (gpointer data)
 {
+  int fd = GPOINTER_TO_INT (data);
+  pid_t pid = getpid ();
+
   /* In the child, between fork and exec: lead a new process group, so a
-   * kill of the group reaches everything the command starts. */
+   * kill of the group reaches everything the command starts; and tell the
+   * parent its pid through the pipe (write() is async-signal-safe; the
+   * descriptor is close-on-exec, so the command never sees it).
+   * g_subprocess_get_identifier() is not used: in GLib 2.74 it reads the
+   * pid unlocked while GLib's worker thread clears it when the child exits,
+   * a race ThreadSanitizer reports. */
   setpgid (0, 0);
+  if (write (fd, &pid, sizeof pid) != (gssize) sizeof pid)
+    _exit (127);
 }
 
 static gboolean
@@ -327,7 +338,8 @@ exec_run (JupiterJobContext *context,
   g_autoptr(GError) error = NULL;
   JsonObject *object;
   gsize stdout_cap, stderr_cap;
-  const char *identifier;
+  int pid_pipe[2];
+  pid_t child_pid = 0;
   ExecRun *run;
 
   if (args == NULL || !JSON_NODE_HOLDS_OBJECT (args))
@@ -364,18 +376,31 @@ exec_run (JupiterJobContext *context,
       return;
     }
 
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  g_subprocess_launcher_set_child_setup (launcher, exec_child_setup, NULL, NULL);
-
-  /* Returns once the child has exec'd (or failed to), so its group exists. */
-  process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv, &error);
-  if (process == NULL)
+  if (!g_unix_open_pipe (pid_pipe, FD_CLOEXEC, &error))
     {
       g_prefix_error (&error, "Could not run “%s”: ", argv[0]);
       jupiter_job_context_return_error (context, g_steal_pointer (&error));
       return;
     }
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_set_child_setup (launcher, exec_child_setup,
+                                         GINT_TO_POINTER (pid_pipe[1]), NULL);
+
+  /* Returns once the child has exec'd (or failed to), so its group exists
+   * and its pid is in the pipe already. */
+  process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv, &error);
+  close (pid_pipe[1]);
+  if (process == NULL)
+    {
+      close (pid_pipe[0]);
+      g_prefix_error (&error, "Could not run “%s”: ", argv[0]);
+      jupiter_job_context_return_error (context, g_steal_pointer (&error));
+      return;
+    }
+  if (read (pid_pipe[0], &child_pid, sizeof child_pid) != (gssize) sizeof child_pid)
+    child_pid = 0;
+  close (pid_pipe[0]);
 
   run = g_new0 (ExecRun, 1);
   run->context = jupiter_job_context_ref (context);
@@ -389,16 +414,13 @@ exec_run (JupiterJobContext *context,
   run->err.cap = stderr_cap;
   run->pending = 3;
 
-  /* NULL only if the child was reaped already: nothing left to kill. */
-  identifier = g_subprocess_get_identifier (run->process);
-  if (identifier != NULL)
-    run->pgid = (pid_t) g_ascii_strtoll (identifier, NULL, 10);
+  run->pgid = child_pid;
 
   /* Observers (and tests) learn the group from the job's progress message. */
-  if (identifier != NULL)
+  if (child_pid > 0)
     {
-      g_autofree char *message = g_strdup_printf ("“%s” running as process group %s",
-                                                  run->command, identifier);
+      g_autofree char *message = g_strdup_printf ("“%s” running as process group %d",
+                                                  run->command, (int) child_pid);
 
       jupiter_job_context_set_progress (context, 0.0, message);
       jupiter_job_context_log (context, G_LOG_LEVEL_DEBUG, "%s", message);
