@@ -41,6 +41,8 @@
 
 #include <jupiter/jupiter.h>
 
+#include "bench-common.h"
+
 #include <locale.h>
 #include <stdlib.h>
 
@@ -304,34 +306,7 @@ ns_per_op (gint64  usec,
   return (double) usec * 1000.0 / (double) n;
 }
 
-static int
-compare_spans (gconstpointer a,
-               gconstpointer b)
-{
-  gint64 x = *(const gint64 *) a;
-  gint64 y = *(const gint64 *) b;
 
-  return (x > y) - (x < y);
-}
-
-static guint64
-parse_count (const char *str,
-             const char *what,
-             guint64     fallback,
-             guint64     max)
-{
-  guint64 value;
-  g_autoptr(GError) error = NULL;
-
-  if (str == NULL || *str == '\0')
-    return fallback;
-  if (!g_ascii_string_to_unsigned (str, 10, 1, max, &value, &error))
-    {
-      g_printerr ("Invalid %s \"%s\": %s\n", what, str, error->message);
-      exit (2);
-    }
-  return value;
-}
 
 static gboolean
 check_breaker (Bench *bench)
@@ -379,11 +354,11 @@ main (int   argc,
 
   setlocale (LC_ALL, "");
 
-  fixed_n = parse_count (g_getenv ("JUPITER_BENCH_ITERS"), "JUPITER_BENCH_ITERS", 0,
+  fixed_n = bench_parse_count (g_getenv ("JUPITER_BENCH_ITERS"), "JUPITER_BENCH_ITERS", 0,
                          MAX_ITERATIONS);
   if (argc > 1)
-    fixed_n = parse_count (argv[1], "iteration count", fixed_n, MAX_ITERATIONS);
-  n_reps = (guint) parse_count (g_getenv ("JUPITER_BENCH_REPS"), "JUPITER_BENCH_REPS",
+    fixed_n = bench_parse_count (argv[1], "iteration count", fixed_n, MAX_ITERATIONS);
+  n_reps = (guint) bench_parse_count (g_getenv ("JUPITER_BENCH_REPS"), "JUPITER_BENCH_REPS",
                                 DEFAULT_REPS, 1000);
 
   /* The default main context owns it; it is never iterated here. */
@@ -412,7 +387,7 @@ main (int   argc,
     {
       Arm *arm = &arms[a];
 
-      qsort (arm->spans, n_reps, sizeof (gint64), compare_spans);
+      qsort (arm->spans, n_reps, sizeof (gint64), bench_compare_i64);
       arm->best = ns_per_op (arm->spans[0], arm->n);
       arm->median = ns_per_op (arm->spans[n_reps / 2], arm->n);
       g_print ("%-30s %8.2f ns/%s%s (median %.2f; N = %" G_GUINT64_FORMAT "%s)\n",

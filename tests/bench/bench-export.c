@@ -60,6 +60,8 @@
 
 #include <jupiter/jupiter.h>
 
+#include "bench-common.h"
+
 #include <glib/gstdio.h>
 
 #include <yaml.h>
@@ -107,37 +109,7 @@ static const struct {
 /* Child: memory                                                             */
 
 /* A "Name:   123 kB" line of /proc/self/status, in bytes. */
-static gboolean
-status_field (const char *status,
-              const char *name,
-              guint64    *bytes)
-{
-  const char *line = strstr (status, name);
 
-  if (line == NULL ||
-      sscanf (line + strlen (name), "%" G_GUINT64_FORMAT, bytes) != 1)
-    return FALSE;
-  *bytes *= 1024;
-  return TRUE;
-}
-
-static gboolean
-read_memory (guint64 *rss_bytes,
-             guint64 *hwm_bytes)
-{
-  g_autofree char *status = NULL;
-  g_autoptr(GError) error = NULL;
-
-  if (!g_file_get_contents ("/proc/self/status", &status, NULL, &error) ||
-      !status_field (status, "VmRSS:", rss_bytes) ||
-      !status_field (status, "VmHWM:", hwm_bytes))
-    {
-      g_printerr ("Cannot read VmRSS and VmHWM from /proc/self/status: %s\n",
-                  error ? error->message : "unexpected format");
-      return FALSE;
-    }
-  return TRUE;
-}
 
 /* Resets VmHWM to the current VmRSS (Linux 4.0 and later). */
 static gboolean
@@ -819,7 +791,7 @@ run_child (Arm   arm,
 
   malloc_trim (0);
   peak_reset = reset_peak ();
-  if (!read_memory (&rss_before, &hwm_before))
+  if (!bench_read_memory (&rss_before, &hwm_before))
     return EXIT_FAILURE;
 
   cpu_start = thread_cpu_usec ();
@@ -847,7 +819,7 @@ run_child (Arm   arm,
   end = g_get_monotonic_time ();
   cpu_end = thread_cpu_usec ();
 
-  if (!read_memory (&rss_after, &hwm_after))
+  if (!bench_read_memory (&rss_after, &hwm_after))
     return EXIT_FAILURE;
   if (!ok)
     {
@@ -1038,22 +1010,13 @@ print_baseline (const char    *label,
   print_details (s, n_reps);
 }
 
+
 static guint
 parse_count (const char *str,
              const char *what,
              guint       fallback)
 {
-  guint64 value;
-  g_autoptr(GError) error = NULL;
-
-  if (str == NULL || *str == '\0')
-    return fallback;
-  if (!g_ascii_string_to_unsigned (str, 10, 1, G_MAXINT, &value, &error))
-    {
-      g_printerr ("Invalid %s \"%s\": %s\n", what, str, error->message);
-      exit (2);
-    }
-  return (guint) value;
+  return (guint) bench_parse_count (str, what, fallback, G_MAXINT);
 }
 
 int

@@ -28,6 +28,8 @@
 
 #include <jupiter/jupiter.h>
 
+#include "bench-common.h"
+
 #include <malloc.h>
 #include <stdio.h>
 #include <locale.h>
@@ -42,38 +44,6 @@
 /* ------------------------------------------------------------------------ */
 /* Child                                                                     */
 
-static gboolean
-read_memory (guint64 *rss_bytes,
-             guint64 *hwm_bytes)
-{
-  g_autofree char *statm = NULL;
-  g_autofree char *status = NULL;
-  g_autoptr(GError) error = NULL;
-  guint64 pages_size, pages_resident;
-  const char *hwm;
-
-  if (!g_file_get_contents ("/proc/self/statm", &statm, NULL, &error) ||
-      sscanf (statm, "%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT,
-              &pages_size, &pages_resident) != 2)
-    {
-      g_printerr ("Cannot read /proc/self/statm: %s\n",
-                  error ? error->message : "unexpected format");
-      return FALSE;
-    }
-  *rss_bytes = pages_resident * (guint64) sysconf (_SC_PAGESIZE);
-
-  if (!g_file_get_contents ("/proc/self/status", &status, NULL, &error) ||
-      (hwm = strstr (status, "VmHWM:")) == NULL ||
-      sscanf (hwm + strlen ("VmHWM:"), "%" G_GUINT64_FORMAT, hwm_bytes) != 1)
-    {
-      g_printerr ("Cannot read VmHWM from /proc/self/status: %s\n",
-                  error ? error->message : "unexpected format");
-      return FALSE;
-    }
-  *hwm_bytes *= 1024;   /* kB */
-
-  return TRUE;
-}
 
 static JsonNode *
 int_job (JupiterJobContext *context,
@@ -158,7 +128,7 @@ run_child (gboolean with_jobs,
     }
 
   malloc_trim (0);
-  if (!read_memory (&rss, &hwm))
+  if (!bench_read_memory (&rss, &hwm))
     return EXIT_FAILURE;
 
   /* The line the parent parses. */
@@ -227,22 +197,13 @@ run_arm (const char *self_exe,
   return TRUE;
 }
 
+
 static guint
 parse_count (const char *str,
              const char *what,
              guint       fallback)
 {
-  guint64 value;
-  g_autoptr(GError) error = NULL;
-
-  if (str == NULL || *str == '\0')
-    return fallback;
-  if (!g_ascii_string_to_unsigned (str, 10, 1, G_MAXINT, &value, &error))
-    {
-      g_printerr ("Invalid %s \"%s\": %s\n", what, str, error->message);
-      exit (2);
-    }
-  return (guint) value;
+  return (guint) bench_parse_count (str, what, fallback, G_MAXINT);
 }
 
 int

@@ -45,6 +45,8 @@
 
 #include <jupiter/jupiter.h>
 
+#include "bench-common.h"
+
 #include <glib/gstdio.h>
 
 #include <dlfcn.h>
@@ -372,39 +374,21 @@ run_arm (const char *self_exe,
   return TRUE;
 }
 
-static guint
-parse_count (const char *str,
-             const char *what,
-             guint       fallback)
-{
-  guint64 value;
-  g_autoptr(GError) error = NULL;
 
-  if (str == NULL || *str == '\0')
-    return fallback;
-  if (!g_ascii_string_to_unsigned (str, 10, 1, MAX_PLUGINS, &value, &error))
-    {
-      g_printerr ("Invalid %s \"%s\": %s\n", what, str, error->message);
-      exit (2);
-    }
-  return (guint) value;
-}
-
-static int
-compare_spans (gconstpointer a,
-               gconstpointer b)
-{
-  gint64 x = *(const gint64 *) a;
-  gint64 y = *(const gint64 *) b;
-
-  return (x > y) - (x < y);
-}
 
 static double
 us_per_plugin (gint64 usec,
                guint  n_plugins)
 {
   return (double) usec / (double) n_plugins;
+}
+
+static guint
+parse_count (const char *str,
+             const char *what,
+             guint       fallback)
+{
+  return (guint) bench_parse_count (str, what, fallback, MAX_PLUGINS);
 }
 
 int
@@ -497,8 +481,8 @@ main (int   argc,
       return EXIT_FAILURE;
     }
 
-  qsort (loader_spans, n_reps, sizeof (gint64), compare_spans);
-  qsort (bare_spans, n_reps, sizeof (gint64), compare_spans);
+  qsort (loader_spans, n_reps, sizeof (gint64), bench_compare_i64);
+  qsort (bare_spans, n_reps, sizeof (gint64), bench_compare_i64);
   loader_best = us_per_plugin (loader_spans[0], n_plugins);
   loader_median = us_per_plugin (loader_spans[n_reps / 2], n_plugins);
   bare_best = us_per_plugin (bare_spans[0], n_plugins);

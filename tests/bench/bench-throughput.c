@@ -27,6 +27,8 @@
 
 #include <jupiter/jupiter.h>
 
+#include "bench-common.h"
+
 #include <locale.h>
 #include <stdlib.h>
 
@@ -434,39 +436,21 @@ run_pool (guint n_jobs)
 
 /* ------------------------------------------------------------------------ */
 
-static guint
-parse_count (const char *str,
-             const char *what,
-             guint       fallback)
-{
-  guint64 value;
-  g_autoptr(GError) error = NULL;
 
-  if (str == NULL || *str == '\0')
-    return fallback;
-  if (!g_ascii_string_to_unsigned (str, 10, 1, G_MAXINT, &value, &error))
-    {
-      g_printerr ("Invalid %s \"%s\": %s\n", what, str, error->message);
-      exit (2);
-    }
-  return (guint) value;
-}
-
-static int
-compare_spans (gconstpointer a,
-               gconstpointer b)
-{
-  gint64 x = *(const gint64 *) a;
-  gint64 y = *(const gint64 *) b;
-
-  return (x > y) - (x < y);
-}
 
 static double
 ns_per_job (gint64 usec,
             guint  n_jobs)
 {
   return (double) usec * 1000.0 / (double) n_jobs;
+}
+
+static guint
+parse_count (const char *str,
+             const char *what,
+             guint       fallback)
+{
+  return (guint) bench_parse_count (str, what, fallback, G_MAXINT);
 }
 
 int
@@ -510,8 +494,8 @@ main (int   argc,
                ns_per_job (manager_spans[r], n_jobs), ns_per_job (pool_spans[r], n_jobs));
     }
 
-  qsort (manager_spans, n_reps, sizeof (gint64), compare_spans);
-  qsort (pool_spans, n_reps, sizeof (gint64), compare_spans);
+  qsort (manager_spans, n_reps, sizeof (gint64), bench_compare_i64);
+  qsort (pool_spans, n_reps, sizeof (gint64), bench_compare_i64);
   manager_best = ns_per_job (manager_spans[0], n_jobs);
   manager_median = ns_per_job (manager_spans[n_reps / 2], n_jobs);
   pool_best = ns_per_job (pool_spans[0], n_jobs);
