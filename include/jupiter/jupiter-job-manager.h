@@ -34,7 +34,7 @@ G_DECLARE_FINAL_TYPE (JupiterJobManager, jupiter_job_manager, JUPITER, JOB_MANAG
  * @overdue: jobs already failed by their timeout whose function has not
  *   returned yet; each still holds its slot
  * @submitted: jobs accepted since the manager was created
- * @rejected: submissions refused (queue full, shutting down)
+ * @rejected: submissions refused (queue full, shutting down, circuit open)
  * @timed_out: jobs failed by their timeout since creation
  * @total_completed: jobs completed since creation
  * @total_failed: jobs failed since creation (timeouts included)
