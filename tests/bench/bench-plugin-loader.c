@@ -288,7 +288,7 @@ write_copies (const char *template_path,
       g_autofree char *id = plugin_id (i);
       g_autofree char *path = plugin_path (dir, i);
 
-      g_assert (strlen (id) == strlen (PLACEHOLDER_ID));
+      g_assert_cmpuint (strlen (id), ==, strlen (PLACEHOLDER_ID));
       for (guint k = 0; k < offsets->len; k++)
         memcpy (contents + g_array_index (offsets, gsize, k), id, strlen (id));
       if (!g_file_set_contents_full (path, contents, (gssize) length,
