@@ -1427,14 +1427,25 @@ emit_items (JupiterJobManager *self,
             EventItem         *items,
             guint              n)
 {
+  /* Whether job-started has handlers, asked once per plugin detail in a
+   * row (a batch is mostly one plugin's jobs): each question takes GLib's
+   * signal lock. Handlers connected by a handler of this batch are seen
+   * from the next batch on. */
+  GQuark cached_detail = 0;
+  gboolean cached_started = has_handlers (self, SIGNAL_JOB_STARTED, 0);
+
   for (guint i = 0; i < n; i++)
     {
       EventItem *it = &items[i];
       JobRecord *rec = it->rec;
       GQuark detail = rec->queue->detail;
 
-      if ((it->flags & EVENT_STARTED) &&
-          has_handlers (self, SIGNAL_JOB_STARTED, detail))
+      if (detail != cached_detail)
+        {
+          cached_detail = detail;
+          cached_started = has_handlers (self, SIGNAL_JOB_STARTED, detail);
+        }
+      if ((it->flags & EVENT_STARTED) && cached_started)
         {
           g_autoptr(JupiterJob) snap = jupiter_job_derive (rec->base, JUPITER_JOB_STATUS_RUNNING);
           snap->started_at = it->started_at;
