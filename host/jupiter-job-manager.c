@@ -368,7 +368,8 @@ record_unref (JobRecord *rec)
   g_free (rec->message);
   g_free (rec->ev_message);
   g_clear_pointer (&rec->ev_terminal, jupiter_job_unref);
-  core_unref (rec->core);
+  if (rec->async_func)
+    core_unref (rec->core);
   g_free (rec);
 }
 
@@ -861,7 +862,10 @@ start_locked (ManagerCore *core,
   else if (take_sync && *take_sync == NULL)
     *take_sync = rec;
   else
-    g_thread_pool_push (core->pool, rec, NULL);
+    {
+      core_ref (core);     /* the pool task's; worker_func() drops it */
+      g_thread_pool_push (core->pool, rec, NULL);
+    }
 }
 
 static void
@@ -1016,7 +1020,7 @@ worker_func (gpointer data,
              gpointer user_data)
 {
   JobRecord *rec = data;
-  ManagerCore *core = core_ref (user_data);  /* outlives the records we drop */
+  ManagerCore *core = user_data;   /* the pool task's reference, taken at push */
 
   core_lock (core);
   if (rec->phase != PHASE_STARTING)
@@ -2162,7 +2166,11 @@ submit_internal (JupiterJobManager       *self,
   rec = g_new0 (JobRecord, 1);
   rec->parent.funcs = &host_funcs;
   g_atomic_ref_count_init (&rec->ref_count);  /* the live table's reference */
-  rec->core = core_ref (core);
+  /* Only an async job's record keeps the core alive: its context may be
+   * used from any thread until the job returns. A sync job's context lives
+   * within its function, run by a pool task that holds the core itself, so
+   * the owner thread touches no shared count per job. */
+  rec->core = async_func ? core_ref (core) : core;
   rec->func = func;
   rec->async_func = async_func;
   rec->user_data = user_data;

@@ -97,7 +97,8 @@ struct _JupiterHostFuncs
  * functions) the calls that finish the job.
  *
  * The context is owned by the host. A synchronous job function borrows it for
- * the duration of the call. An asynchronous job function that finishes later
+ * the duration of the call, and must not use it (or let another thread use
+ * it) after returning. An asynchronous job function that finishes later
  * takes a reference with jupiter_job_context_ref() and calls exactly one of
  * jupiter_job_context_return_result() or jupiter_job_context_return_error(),
  * from any thread, then drops its reference. A context whose last reference
