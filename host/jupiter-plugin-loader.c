@@ -38,10 +38,13 @@
  * `/proc/self/fd/N` with `RTLD_NOW | RTLD_LOCAL`; then the descriptor: the
  * `jupiter_plugin_describe` symbol, the SDK ABI (major equal, minor not
  * newer), the struct sizes, the id, name and version, each entry (size,
- * unique name, exactly one function); a duplicate id; finally the plugin's
- * `init`. The descriptor stays open and the library is never unloaded, for
- * the life of the process (glibc matches loaded objects by name, so a
- * reused descriptor number would hand back an earlier plugin).
+ * unique name, exactly one function); when loaded by id (load or
+ * discovery), that the id is the file's name without `.so`; a duplicate id;
+ * a library already loaded in this process (the same device and inode, by
+ * this or another loader: glibc would hand back the loaded copy); finally
+ * the plugin's `init`. The descriptor stays open and the library is never
+ * unloaded, for the life of the process (glibc matches loaded objects by
+ * name, so a reused descriptor number would hand back an earlier plugin).
  *
  * #JupiterPluginLoader:allow-unsafe skips the ownership and permission
  * checks, for development, and logs a warning for each file it lets
@@ -59,6 +62,7 @@
 #define PLUGIN_ID_CHARS "abcdefghijklmnopqrstuvwxyz0123456789-_"
 #define MIN_DESCRIPTOR_SIZE (G_STRUCT_OFFSET (JupiterPluginDescriptor, max_concurrent) + sizeof (guint))
 #define MIN_ENTRY_SIZE (G_STRUCT_OFFSET (JupiterPluginEntry, timeout) + sizeof (gint64))
+#define MAX_ENTRIES 4096
 
 struct _JupiterPlugin
 {
@@ -71,8 +75,18 @@ struct _JupiterPlugin
   char                          *id;        /* the descriptor's, or NULL */
   void                          *handle;
   int                            fd;
-  gboolean                       shut_down;
+  dev_t                          dev;       /* of the file, once opened */
+  ino_t                          ino;
+  gboolean                       opened;
+  gint                           shut_down; /* atomic */
 };
+
+/* Every library loaded in this process, by dlopen() handle: glibc hands
+ * back the same handle for a file already loaded (by device and inode), so
+ * a second loader must not run the plugin's init again. Guarded by
+ * loaded_lock. */
+static GMutex loaded_lock;
+static GHashTable *loaded_handles;
 
 G_DEFINE_FINAL_TYPE (JupiterPlugin, jupiter_plugin, G_TYPE_OBJECT)
 
@@ -330,9 +344,10 @@ check_owner_and_mode (const struct stat *st,
 /* Opens @path for loading: the file itself, never a link to it, checked
  * through the descriptor that will be loaded. Returns the descriptor. */
 static int
-open_checked (const char *path,
-              gboolean    allow_unsafe,
-              GError    **error)
+open_checked (const char  *path,
+              gboolean     allow_unsafe,
+              struct stat *out_st,
+              GError     **error)
 {
   g_autofree char *dir = g_path_get_dirname (path);
   g_autofree char *base = g_path_get_basename (path);
@@ -346,14 +361,23 @@ open_checked (const char *path,
             path, "cannot open its directory: %s", g_strerror (errno));
       return -1;
     }
-  if (!allow_unsafe &&
-      (fstat (dirfd, &st) != 0 || !check_owner_and_mode (&st, path, "its directory", error)))
+  if (!allow_unsafe && fstat (dirfd, &st) != 0)
+    {
+      fail (error, JUPITER_PLUGIN_ERROR_LOAD, path, "cannot inspect its directory: %s",
+            g_strerror (errno));
+      close (dirfd);
+      return -1;
+    }
+  if (!allow_unsafe && !check_owner_and_mode (&st, path, "its directory", error))
     {
       close (dirfd);
       return -1;
     }
 
-  fd = openat (dirfd, base, O_RDONLY | O_CLOEXEC | (allow_unsafe ? 0 : O_NOFOLLOW));
+  /* O_NONBLOCK: a FIFO or a device must not hang the host in open(); the
+   * type is checked right after (it changes nothing for regular files). */
+  fd = openat (dirfd, base, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY |
+                            (allow_unsafe ? 0 : O_NOFOLLOW));
   close (dirfd);
   if (fd < 0)
     {
@@ -379,6 +403,7 @@ open_checked (const char *path,
       close (fd);
       return -1;
     }
+  *out_st = st;
   return fd;
 }
 
@@ -414,18 +439,28 @@ check_descriptor (const JupiterPluginDescriptor *desc,
     return fail (error, JUPITER_PLUGIN_ERROR_INVALID, path, "plugin “%s” has no version", desc->id);
   if (desc->entries == NULL || desc->n_entries == 0)
     return fail (error, JUPITER_PLUGIN_ERROR_INVALID, path, "plugin “%s” has no entry points", desc->id);
+  if (desc->n_entries > MAX_ENTRIES)
+    return fail (error, JUPITER_PLUGIN_ERROR_INVALID, path, "plugin “%s” claims %u entry points, more than %u",
+                 desc->id, desc->n_entries, MAX_ENTRIES);
 
   /* The array's stride is the entry size the plugin was built with. */
   base = (const guint8 *) desc->entries;
   stride = desc->entries[0].struct_size;
+  /* Entries only grow with newer minor versions, which are refused above:
+   * a larger entry than the host's cannot be right, and would make the
+   * host read past the plugin's array. */
+  if (stride < MIN_ENTRY_SIZE || stride > sizeof (JupiterPluginEntry))
+    return fail (error, JUPITER_PLUGIN_ERROR_INVALID, path,
+                 "plugin “%s”: its entries are %u bytes, expected %u",
+                 desc->id, stride, (guint) sizeof (JupiterPluginEntry));
   for (guint i = 0; i < desc->n_entries; i++)
     {
       const JupiterPluginEntry *entry = (const JupiterPluginEntry *) (base + (gsize) i * stride);
 
-      if (entry->struct_size < MIN_ENTRY_SIZE || entry->struct_size != stride)
+      if (entry->struct_size != stride)
         return fail (error, JUPITER_PLUGIN_ERROR_INVALID, path,
-                     "plugin “%s”: entry %u is %u bytes, expected at least %u", desc->id, i,
-                     entry->struct_size, (guint) MIN_ENTRY_SIZE);
+                     "plugin “%s”: entry %u is %u bytes, entry 0 is %u", desc->id, i,
+                     entry->struct_size, stride);
       if (entry->name == NULL || *entry->name == '\0')
         return fail (error, JUPITER_PLUGIN_ERROR_INVALID, path,
                      "plugin “%s”: entry %u has no name", desc->id, i);
@@ -449,6 +484,7 @@ static gboolean
 load_into (JupiterPluginLoader *self,
            JupiterPlugin       *plugin,
            JsonNode            *config,
+           const char          *expected_id,
            GError             **error)
 {
   const char *path = plugin->path;
@@ -456,16 +492,20 @@ load_into (JupiterPluginLoader *self,
   JupiterPluginDescribeFunc describe;
   const JupiterPluginDescriptor *desc;
   JupiterPlugin *other;
-  gboolean allow_unsafe;
+  gboolean allow_unsafe, known;
   g_autoptr(GError) init_error = NULL;
+  struct stat st;
 
   g_mutex_lock (&self->lock);
   allow_unsafe = self->allow_unsafe;
   g_mutex_unlock (&self->lock);
 
-  plugin->fd = open_checked (path, allow_unsafe, error);
+  plugin->fd = open_checked (path, allow_unsafe, &st, error);
   if (plugin->fd < 0)
     return FALSE;
+  plugin->dev = st.st_dev;
+  plugin->ino = st.st_ino;
+  plugin->opened = TRUE;
   if (allow_unsafe)
     g_warning ("Loading plugin %s without the ownership and permission checks (allow-unsafe)", path);
 
@@ -476,7 +516,20 @@ load_into (JupiterPluginLoader *self,
   plugin->handle = dlopen (fd_path, RTLD_NOW | RTLD_LOCAL);
   if (plugin->handle == NULL)
     return fail (error, JUPITER_PLUGIN_ERROR_LOAD, path, "cannot be loaded: %s", dlerror ());
-  g_debug ("plugin %s loaded as %s", path, fd_path);
+  {
+    g_autofree char *real = realpath (fd_path, NULL);
+    g_debug ("plugin %s (really %s) loaded as %s", path, real ? real : "?", fd_path);
+  }
+
+  /* glibc returns the handle it already has for a file it loaded (by
+   * device and inode), in any loader of this process: the plugin's init
+   * must not run twice over one library's state. */
+  g_mutex_lock (&loaded_lock);
+  known = loaded_handles && g_hash_table_contains (loaded_handles, plugin->handle);
+  g_mutex_unlock (&loaded_lock);
+  if (known)
+    return fail (error, JUPITER_PLUGIN_ERROR_DUPLICATE, path,
+                 "this library is already loaded in this process");
 
   describe = (JupiterPluginDescribeFunc) dlsym (plugin->handle, JUPITER_PLUGIN_SYMBOL);
   if (describe == NULL)
@@ -493,6 +546,12 @@ load_into (JupiterPluginLoader *self,
       return FALSE;
     }
   plugin->id = g_strdup (desc->id);
+  if (expected_id && !g_str_equal (expected_id, desc->id))
+    {
+      g_ptr_array_set_size (plugin->entries, 0);
+      return fail (error, JUPITER_PLUGIN_ERROR_INVALID, path,
+                   "the file is named for plugin “%s” but holds plugin “%s”", expected_id, desc->id);
+    }
 
   g_mutex_lock (&self->lock);
   other = g_hash_table_lookup (self->by_id, desc->id);
@@ -511,12 +570,80 @@ load_into (JupiterPluginLoader *self,
                    desc->id, init_error ? init_error->message : "no reason given");
     }
 
+  g_mutex_lock (&loaded_lock);
+  if (loaded_handles == NULL)
+    loaded_handles = g_hash_table_new (NULL, NULL);
+  g_hash_table_add (loaded_handles, plugin->handle);
+  g_mutex_unlock (&loaded_lock);
+
   plugin->desc = desc;
   plugin->state = JUPITER_PLUGIN_STATE_LOADED;
-  g_mutex_lock (&self->lock);
-  g_hash_table_insert (self->by_id, plugin->id, plugin);
-  g_mutex_unlock (&self->lock);
   return TRUE;
+}
+
+/* Publishes a plugin once it is complete, loaded or failed: other threads
+ * never see one half-built. */
+static JupiterPlugin *
+publish (JupiterPluginLoader *self,
+         JupiterPlugin       *plugin,
+         GError             **error)
+{
+  JupiterPlugin *other = NULL;
+
+  g_mutex_lock (&self->lock);
+  if (plugin->state == JUPITER_PLUGIN_STATE_LOADED)
+    {
+      other = g_hash_table_lookup (self->by_id, plugin->id);
+      if (other == NULL)
+        g_hash_table_insert (self->by_id, plugin->id, plugin);
+    }
+  g_ptr_array_add (self->plugins, plugin);
+  g_mutex_unlock (&self->lock);
+
+  if (other)
+    {
+      /* Another thread loaded the same id meanwhile (loading belongs to
+       * one thread; this keeps the table sane when it does not). */
+      plugin->state = JUPITER_PLUGIN_STATE_FAILED;
+      g_set_error (&plugin->error, JUPITER_PLUGIN_ERROR, JUPITER_PLUGIN_ERROR_DUPLICATE,
+                   "%s: plugin id “%s” is already provided by %s", plugin->path, plugin->id, other->path);
+      if (error)
+        *error = g_error_copy (plugin->error);
+      return NULL;
+    }
+  return plugin->state == JUPITER_PLUGIN_STATE_LOADED ? plugin : NULL;
+}
+
+static JupiterPlugin *
+load_path (JupiterPluginLoader *self,
+           const char          *path,
+           JsonNode            *config,
+           const char          *expected_id,
+           GError             **error)
+{
+  JupiterPlugin *plugin = g_object_new (JUPITER_TYPE_PLUGIN, NULL);
+  GError *local = NULL;
+
+  /* Kept as given (made absolute), never resolved lexically: "a/../b"
+   * through a symlinked "a" is not "b". */
+  if (g_path_is_absolute (path))
+    plugin->path = g_strdup (path);
+  else
+    {
+      g_autofree char *cwd = g_get_current_dir ();
+      plugin->path = g_build_filename (cwd, path, NULL);
+    }
+
+  if (!load_into (self, plugin, config, expected_id, &local))
+    {
+      plugin->state = JUPITER_PLUGIN_STATE_FAILED;
+      plugin->error = local;
+      publish (self, plugin, NULL);
+      if (error)
+        *error = g_error_copy (local);
+      return NULL;
+    }
+  return publish (self, plugin, error);
 }
 
 /**
@@ -538,27 +665,11 @@ jupiter_plugin_loader_load_file (JupiterPluginLoader *self,
                                  JsonNode            *config,
                                  GError             **error)
 {
-  JupiterPlugin *plugin;
-  GError *local = NULL;
-
   g_return_val_if_fail (JUPITER_IS_PLUGIN_LOADER (self), NULL);
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  plugin = g_object_new (JUPITER_TYPE_PLUGIN, NULL);
-  plugin->path = g_canonicalize_filename (path, NULL);
-  g_mutex_lock (&self->lock);
-  g_ptr_array_add (self->plugins, plugin);
-  g_mutex_unlock (&self->lock);
-
-  if (!load_into (self, plugin, config, &local))
-    {
-      plugin->state = JUPITER_PLUGIN_STATE_FAILED;
-      plugin->error = g_error_copy (local);
-      g_propagate_error (error, local);
-      return NULL;
-    }
-  return plugin;
+  return load_path (self, path, config, NULL, error);
 }
 
 static char **
@@ -650,6 +761,13 @@ jupiter_plugin_loader_load (JupiterPluginLoader *self,
   g_return_val_if_fail (plugin_id != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  /* An id names a file in the search path, nothing else ("../x"). */
+  if (*plugin_id == '\0' || strspn (plugin_id, PLUGIN_ID_CHARS) != strlen (plugin_id))
+    {
+      g_set_error (error, JUPITER_PLUGIN_ERROR, JUPITER_PLUGIN_ERROR_NOT_FOUND,
+                   "“%s” is not a plugin id (lower-case letters, digits, - and _)", plugin_id);
+      return NULL;
+    }
   dirs = jupiter_plugin_loader_get_search_path (self);
   file = g_strconcat (plugin_id, ".so", NULL);
   for (guint i = 0; dirs[i]; i++)
@@ -657,7 +775,7 @@ jupiter_plugin_loader_load (JupiterPluginLoader *self,
       g_autofree char *path = g_build_filename (dirs[i], file, NULL);
 
       if (g_file_test (path, G_FILE_TEST_EXISTS))
-        return jupiter_plugin_loader_load_file (self, path, config, error);
+        return load_path (self, path, config, plugin_id, error);
     }
   {
     g_autofree char *joined = g_strjoinv (":", dirs);
@@ -666,6 +784,25 @@ jupiter_plugin_loader_load (JupiterPluginLoader *self,
                  "%s: not found in the plugin search path (%s)", file, joined);
   }
   return NULL;
+}
+
+/* Whether this very file (device and inode) was tried already, loaded or
+ * not: discovering again must not retry failures, or run a failed init
+ * again. */
+static gboolean
+tried_before (JupiterPluginLoader *self,
+              const struct stat   *st)
+{
+  gboolean found = FALSE;
+
+  g_mutex_lock (&self->lock);
+  for (guint i = 0; i < self->plugins->len && !found; i++)
+    {
+      JupiterPlugin *plugin = self->plugins->pdata[i];
+      found = plugin->opened && plugin->dev == st->st_dev && plugin->ino == st->st_ino;
+    }
+  g_mutex_unlock (&self->lock);
+  return found;
 }
 
 /**
@@ -706,9 +843,9 @@ jupiter_plugin_loader_discover (JupiterPluginLoader *self)
 
           if (lstat (path, &st) != 0 || !S_ISREG (st.st_mode))
             continue;
-          if (jupiter_plugin_loader_get (self, id) != NULL)
+          if (jupiter_plugin_loader_get (self, id) != NULL || tried_before (self, &st))
             continue;
-          if (jupiter_plugin_loader_load_file (self, path, NULL, NULL))
+          if (load_path (self, path, NULL, id, NULL))
             loaded++;
         }
     }
@@ -805,7 +942,7 @@ jupiter_plugin_loader_submit (JupiterPluginLoader *self,
                    "No plugin “%s” is loaded", plugin_id);
       return NULL;
     }
-  if (plugin->state != JUPITER_PLUGIN_STATE_LOADED || plugin->shut_down)
+  if (plugin->state != JUPITER_PLUGIN_STATE_LOADED || g_atomic_int_get (&plugin->shut_down))
     {
       g_set_error (error, JUPITER_PLUGIN_ERROR, JUPITER_PLUGIN_ERROR_NOT_LOADED,
                    "%s: plugin “%s” is not loaded", plugin->path, plugin_id);
@@ -859,9 +996,9 @@ jupiter_plugin_loader_shutdown (JupiterPluginLoader *self)
     {
       JupiterPlugin *plugin = plugins->pdata[i - 1];
 
-      if (plugin->state != JUPITER_PLUGIN_STATE_LOADED || plugin->shut_down)
+      if (plugin->state != JUPITER_PLUGIN_STATE_LOADED || g_atomic_int_get (&plugin->shut_down))
         continue;
-      plugin->shut_down = TRUE;
+      g_atomic_int_set (&plugin->shut_down, TRUE);
       if (plugin->desc->shutdown)
         plugin->desc->shutdown ();
     }

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,7 +53,11 @@ load_plugin (Fixture    *f,
              const char *name,
              const char *config_json)
 {
-  g_autofree char *path = plugin_path (name);
+  g_autofree char *built = plugin_path (name);
+  g_autofree char *file = g_strconcat (name, ".so", NULL);
+  g_autofree char *path = g_build_filename (f->tmpdir, file, NULL);
+  g_autofree char *contents = NULL;
+  gsize length;
   g_autoptr(JsonNode) config = NULL;
   g_autoptr(GError) error = NULL;
   JupiterPlugin *plugin;
@@ -63,6 +68,10 @@ load_plugin (Fixture    *f,
       g_assert_no_error (error);
     }
 
+  /* A library is loaded once per process: each test loads its own copy. */
+  g_assert_true (g_file_get_contents (built, &contents, &length, NULL));
+  g_assert_true (g_file_set_contents_full (path, contents, (gssize) length,
+                                           G_FILE_SET_CONTENTS_NONE, 0755, NULL));
   plugin = jupiter_plugin_loader_load_file (f->loader, path, config, &error);
   g_assert_no_error (error);
   g_assert_nonnull (plugin);
@@ -117,12 +126,12 @@ fixture_setup (Fixture       *f,
   /* Hermetic: only the build tree's files, loaded by path. */
   f->loader = jupiter_plugin_loader_new ();
   jupiter_plugin_loader_set_search_path (f->loader, no_dirs);
+  f->tmpdir = g_dir_make_tmp ("jupiter-bundled-XXXXXX", &error);
+  g_assert_no_error (error);
+
   load_plugin (f, "echo", NULL);
   load_plugin (f, "checksum", NULL);
   load_plugin (f, "exec", "{\"allow\": [\"/bin/echo\", \"sh\"]}");
-
-  f->tmpdir = g_dir_make_tmp ("jupiter-bundled-XXXXXX", &error);
-  g_assert_no_error (error);
 }
 
 static void
@@ -346,6 +355,19 @@ test_checksum_errors (Fixture       *f,
 
   g_assert_cmpint (jupiter_job_get_status (job2), ==, JUPITER_JOB_STATUS_FAILED);
   g_assert_error (jupiter_job_get_error (job2), G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+
+  /* A FIFO is refused rather than read (which would block the worker). */
+  {
+    g_autofree char *fifo = g_build_filename (f->tmpdir, "fifo", NULL);
+    g_autoptr(JsonNode) fifo_args = path_args (fifo);
+    g_autoptr(JupiterJob) job3 = NULL;
+
+    g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+    job3 = run_job (f, "checksum", "sha256", fifo_args);
+    g_assert_cmpint (jupiter_job_get_status (job3), ==, JUPITER_JOB_STATUS_FAILED);
+    g_assert_error (jupiter_job_get_error (job3), G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE);
+    g_assert_nonnull (strstr (jupiter_job_get_error (job3)->message, fifo));
+  }
 }
 
 typedef struct {
@@ -597,6 +619,17 @@ test_exec_cap (Fixture       *f,
   out = json_object_get_string_member (result, "stdout");
   g_assert_cmpuint (strlen (out), ==, 1000);
   g_assert_cmpuint (strspn (out, "a"), ==, 1000);
+
+  /* Caps are bounded: the output buffer's length is a guint. */
+  {
+    const char *echo[] = { "/bin/echo", "x", NULL };
+    g_autoptr(JsonNode) huge = argv_args (echo, G_GINT64_CONSTANT (1) << 32);
+    g_autoptr(JupiterJob) refused = run_job (f, "exec", "run", huge);
+
+    g_assert_cmpint (jupiter_job_get_status (refused), ==, JUPITER_JOB_STATUS_FAILED);
+    g_assert_error (jupiter_job_get_error (refused), G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+    g_assert_nonnull (strstr (jupiter_job_get_error (refused)->message, "stdout_cap"));
+  }
 }
 
 /* Whether any process of group @pgid is left, reaping those that were

@@ -61,7 +61,8 @@ hash_file (JupiterJobContext *context,
   g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
   struct stat st;
   guint64 total = 0;
-  int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | (nofollow ? O_NOFOLLOW : 0);
+  /* O_NONBLOCK: a FIFO must not block the open; it is refused below. */
+  int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (nofollow ? O_NOFOLLOW : 0);
   int fd;
 
   fd = g_open (path, flags, 0);

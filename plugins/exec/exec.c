@@ -8,8 +8,9 @@
  *
  * Entry "run" (asynchronous: started on the host's main context, it never
  * blocks). Args: {"argv": ["cmd", "arg", ...], "stdout_cap": bytes,
- * "stderr_cap": bytes}; each cap is optional and defaults to 1 MiB. Output
- * past a cap is read and dropped, so the child never blocks on a full pipe.
+ * "stderr_cap": bytes}; each cap is optional, defaults to 1 MiB and is at
+ * most 256 MiB. Output past a cap is read and dropped, so the child never
+ * blocks on a full pipe.
  *
  * Result, once the process has exited and both pipes reached end of file:
  * {"exit_status": n (or "signal": n), "stdout": "...", "stderr": "...",
@@ -31,6 +32,8 @@
 #include <unistd.h>
 
 #define DEFAULT_CAP (1024 * 1024)
+/* Output is kept in a GByteArray, whose length is a guint. */
+#define MAX_CAP     (256 * 1024 * 1024)
 #define READ_SIZE   (64 * 1024)
 
 /* Set by init in the host's main thread before any job runs, freed by
@@ -281,14 +284,15 @@ get_cap_arg (JsonObject *object,
     return TRUE;
 
   if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64 ||
-      (value = json_node_get_int (node)) < 0)
+      (value = json_node_get_int (node)) < 0 || value > MAX_CAP)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "exec.run: \"%s\" must be a non-negative integer (bytes)", member);
+                   "exec.run: \"%s\" must be an integer from 0 to %d (bytes)",
+                   member, MAX_CAP);
       return FALSE;
     }
 
-  *out = (guint64) value > G_MAXSIZE ? G_MAXSIZE : (gsize) value;
+  *out = (gsize) value;
   return TRUE;
 }
 
