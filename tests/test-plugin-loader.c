@@ -40,6 +40,16 @@ zoo_copy (Fixture    *f,
   return copy_to (f, src, name, 0755);
 }
 
+static char *
+zoo_copy_as (Fixture    *f,
+             const char *variant,
+             const char *name)
+{
+  g_autofree char *src = zoo (variant);
+
+  return copy_to (f, src, name, 0755);
+}
+
 static void
 fixture_setup (Fixture       *f,
                gconstpointer  data)
@@ -386,6 +396,43 @@ test_discover_and_load_by_id (Fixture       *f,
 }
 
 static void
+test_same_library_and_file_name (Fixture       *f,
+                                 gconstpointer  data)
+{
+  g_autofree char *good = zoo_copy (f, "zoo-good");
+  g_autofree char *hard = g_build_filename (f->dir, "hard.so", NULL);
+  g_autoptr(JupiterPluginLoader) other = jupiter_plugin_loader_new ();
+  const char *path[] = { f->dir, NULL };
+  g_autoptr(GError) error = NULL;
+
+  g_assert_nonnull (jupiter_plugin_loader_load_file (f->loader, good, NULL, &error));
+  g_assert_no_error (error);
+
+  /* The same file through another loader, or under another name (a hard
+   * link), would be the loaded copy with its state: refused. */
+  g_assert_null (jupiter_plugin_loader_load_file (other, good, NULL, &error));
+  g_assert_error (error, JUPITER_PLUGIN_ERROR, JUPITER_PLUGIN_ERROR_DUPLICATE);
+  g_assert_nonnull (strstr (error->message, "already loaded in this process"));
+  g_assert_nonnull (strstr (error->message, good));
+  g_clear_error (&error);
+  g_assert_cmpint (link (good, hard), ==, 0);
+  g_assert_null (jupiter_plugin_loader_load_file (other, hard, NULL, &error));
+  g_assert_error (error, JUPITER_PLUGIN_ERROR, JUPITER_PLUGIN_ERROR_DUPLICATE);
+  g_clear_error (&error);
+  g_assert_cmpint (g_unlink (hard), ==, 0);
+
+  /* Loaded by id, the file must hold the plugin its name says. */
+  g_free (zoo_copy_as (f, "zoo-second", "third.so"));
+  jupiter_plugin_loader_set_search_path (other, path);
+  g_assert_null (jupiter_plugin_loader_load (other, "third", NULL, &error));
+  g_assert_error (error, JUPITER_PLUGIN_ERROR, JUPITER_PLUGIN_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "named for plugin “third” but holds plugin “second”"));
+  g_assert_null (jupiter_plugin_loader_get (other, "second"));
+  jupiter_plugin_loader_shutdown (other);
+  assert_good_works (f, "good");
+}
+
+static void
 test_default_search_path (void)
 {
   g_autoptr(JupiterPluginLoader) loader = NULL;
@@ -439,6 +486,7 @@ main (int   argc,
   ADD ("two-plugins", test_two_plugins);
   ADD ("discover-and-load-by-id", test_discover_and_load_by_id);
   ADD ("breaker", test_breaker);
+  ADD ("same-library-and-file-name", test_same_library_and_file_name);
 #undef ADD
   g_test_add_func ("/plugin-loader/default-search-path", test_default_search_path);
 
