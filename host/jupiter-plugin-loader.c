@@ -516,10 +516,12 @@ load_into (JupiterPluginLoader *self,
   plugin->handle = dlopen (fd_path, RTLD_NOW | RTLD_LOCAL);
   if (plugin->handle == NULL)
     return fail (error, JUPITER_PLUGIN_ERROR_LOAD, path, "cannot be loaded: %s", dlerror ());
-  {
-    g_autofree char *real = realpath (fd_path, NULL);
-    g_debug ("plugin %s (really %s) loaded as %s", path, real ? real : "?", fd_path);
-  }
+  /* The real path costs a lookup per path component: only when debugging. */
+  if (!g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN))
+    {
+      g_autofree char *real = realpath (fd_path, NULL);
+      g_debug ("plugin %s (really %s) loaded as %s", path, real ? real : "?", fd_path);
+    }
 
   /* glibc returns the handle it already has for a file it loaded (by
    * device and inode), in any loader of this process: the plugin's init
