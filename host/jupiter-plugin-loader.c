@@ -39,10 +39,13 @@
  * `jupiter_plugin_describe` symbol, the SDK ABI (major equal, minor not
  * newer), the struct sizes, the id, name and version, each entry (size,
  * unique name, exactly one function); when loaded by id (load or
- * discovery), that the id is the file's name without `.so`; a duplicate id;
- * a library already loaded in this process (the same device and inode, by
- * this or another loader: glibc would hand back the loaded copy); finally
- * the plugin's `init`. The descriptor stays open and the library is never
+ * discovery), that the id is the file's name without `.so`; a duplicate id
+ * (reserved before `init` runs, so two loads of one id cannot both run
+ * it); finally the plugin's `init`. Right after loading, before the
+ * descriptor, it refuses a library already loaded in this process, by this
+ * or another loader, whether or not that load succeeded (glibc hands back
+ * the loaded copy for the same device and inode, and none of its code may
+ * run twice). The descriptor stays open and the library is never
  * unloaded, for the life of the process (glibc matches loaded objects by
  * name, so a reused descriptor number would hand back an earlier plugin).
  *
@@ -75,15 +78,18 @@ struct _JupiterPlugin
   char                          *id;        /* the descriptor's, or NULL */
   void                          *handle;
   int                            fd;
-  dev_t                          dev;       /* of the file, once opened */
+  dev_t                          dev;       /* of the file, once known */
   ino_t                          ino;
-  gboolean                       opened;
+  gboolean                       identified; /* dev and ino are set */
+  gboolean                       reserved;  /* its id is in loader->loading */
   gint                           shut_down; /* atomic */
 };
 
-/* Every library loaded in this process, by dlopen() handle: glibc hands
- * back the same handle for a file already loaded (by device and inode), so
- * a second loader must not run the plugin's init again. Guarded by
+/* Every library loaded in this process, dlopen() handle -> the path it was
+ * first loaded from, recorded as soon as dlopen() returns and never
+ * removed (nothing is dlclose()d): glibc hands back the same handle for a
+ * file already loaded (by device and inode), so no loader may run that
+ * plugin's code again, whether its first load succeeded or not. Guarded by
  * loaded_lock. */
 static GMutex loaded_lock;
 static GHashTable *loaded_handles;
@@ -98,6 +104,7 @@ struct _JupiterPluginLoader
   GMutex     lock;          /* guards below */
   GPtrArray *plugins;       /* every file tried, in order */
   GHashTable*by_id;         /* id -> loaded JupiterPlugin */
+  GHashTable*loading;       /* ids reserved by loads under way */
   GStrv      search_path;
   gboolean   allow_unsafe;
 };
@@ -451,8 +458,8 @@ check_descriptor (const JupiterPluginDescriptor *desc,
    * host read past the plugin's array. */
   if (stride < MIN_ENTRY_SIZE || stride > sizeof (JupiterPluginEntry))
     return fail (error, JUPITER_PLUGIN_ERROR_INVALID, path,
-                 "plugin “%s”: its entries are %u bytes, expected %u",
-                 desc->id, stride, (guint) sizeof (JupiterPluginEntry));
+                 "plugin “%s”: its entries are %u bytes, expected from %u to %u",
+                 desc->id, stride, (guint) MIN_ENTRY_SIZE, (guint) sizeof (JupiterPluginEntry));
   for (guint i = 0; i < desc->n_entries; i++)
     {
       const JupiterPluginEntry *entry = (const JupiterPluginEntry *) (base + (gsize) i * stride);
@@ -492,7 +499,8 @@ load_into (JupiterPluginLoader *self,
   JupiterPluginDescribeFunc describe;
   const JupiterPluginDescriptor *desc;
   JupiterPlugin *other;
-  gboolean allow_unsafe, known;
+  const char *first_path;
+  gboolean allow_unsafe, reserved;
   g_autoptr(GError) init_error = NULL;
   struct stat st;
 
@@ -505,7 +513,7 @@ load_into (JupiterPluginLoader *self,
     return FALSE;
   plugin->dev = st.st_dev;
   plugin->ino = st.st_ino;
-  plugin->opened = TRUE;
+  plugin->identified = TRUE;
   if (allow_unsafe)
     g_warning ("Loading plugin %s without the ownership and permission checks (allow-unsafe)", path);
 
@@ -524,14 +532,19 @@ load_into (JupiterPluginLoader *self,
     }
 
   /* glibc returns the handle it already has for a file it loaded (by
-   * device and inode), in any loader of this process: the plugin's init
-   * must not run twice over one library's state. */
+   * device and inode), in any loader of this process: checked and
+   * recorded in one step, so that of two concurrent loads only one goes
+   * on, and no plugin code runs twice over one library's state. */
   g_mutex_lock (&loaded_lock);
-  known = loaded_handles && g_hash_table_contains (loaded_handles, plugin->handle);
+  if (loaded_handles == NULL)
+    loaded_handles = g_hash_table_new (NULL, NULL);
+  first_path = g_hash_table_lookup (loaded_handles, plugin->handle);
+  if (first_path == NULL)
+    g_hash_table_insert (loaded_handles, plugin->handle, g_strdup (path));
   g_mutex_unlock (&loaded_lock);
-  if (known)
+  if (first_path)
     return fail (error, JUPITER_PLUGIN_ERROR_DUPLICATE, path,
-                 "this library is already loaded in this process");
+                 "this library is already loaded in this process (from %s)", first_path);
 
   describe = (JupiterPluginDescribeFunc) dlsym (plugin->handle, JUPITER_PLUGIN_SYMBOL);
   if (describe == NULL)
@@ -555,15 +568,22 @@ load_into (JupiterPluginLoader *self,
                    "the file is named for plugin “%s” but holds plugin “%s”", expected_id, desc->id);
     }
 
+  /* The id is reserved before init runs: of two loads of one id, the
+   * second is refused before any of its code runs. */
   g_mutex_lock (&self->lock);
   other = g_hash_table_lookup (self->by_id, desc->id);
+  reserved = other == NULL && g_hash_table_add (self->loading, plugin->id);
   g_mutex_unlock (&self->lock);
-  if (other)
+  if (!reserved)
     {
       g_ptr_array_set_size (plugin->entries, 0);
+      if (other)
+        return fail (error, JUPITER_PLUGIN_ERROR_DUPLICATE, path,
+                     "plugin id “%s” is already provided by %s", desc->id, other->path);
       return fail (error, JUPITER_PLUGIN_ERROR_DUPLICATE, path,
-                   "plugin id “%s” is already provided by %s", desc->id, other->path);
+                   "plugin id “%s” is being loaded from another file at this moment", desc->id);
     }
+  plugin->reserved = TRUE;
 
   if (desc->init && !desc->init (config, &init_error))
     {
@@ -572,47 +592,26 @@ load_into (JupiterPluginLoader *self,
                    desc->id, init_error ? init_error->message : "no reason given");
     }
 
-  g_mutex_lock (&loaded_lock);
-  if (loaded_handles == NULL)
-    loaded_handles = g_hash_table_new (NULL, NULL);
-  g_hash_table_add (loaded_handles, plugin->handle);
-  g_mutex_unlock (&loaded_lock);
-
   plugin->desc = desc;
   plugin->state = JUPITER_PLUGIN_STATE_LOADED;
   return TRUE;
 }
 
-/* Publishes a plugin once it is complete, loaded or failed: other threads
- * never see one half-built. */
+/* Publishes a plugin once it is complete, loaded or failed, and releases
+ * its id's reservation: other threads never see one half-built, and it
+ * does not change once seen. */
 static JupiterPlugin *
 publish (JupiterPluginLoader *self,
-         JupiterPlugin       *plugin,
-         GError             **error)
+         JupiterPlugin       *plugin)
 {
-  JupiterPlugin *other = NULL;
-
   g_mutex_lock (&self->lock);
+  if (plugin->reserved)
+    g_hash_table_remove (self->loading, plugin->id);
   if (plugin->state == JUPITER_PLUGIN_STATE_LOADED)
-    {
-      other = g_hash_table_lookup (self->by_id, plugin->id);
-      if (other == NULL)
-        g_hash_table_insert (self->by_id, plugin->id, plugin);
-    }
+    g_hash_table_insert (self->by_id, plugin->id, plugin);
   g_ptr_array_add (self->plugins, plugin);
   g_mutex_unlock (&self->lock);
 
-  if (other)
-    {
-      /* Another thread loaded the same id meanwhile (loading belongs to
-       * one thread; this keeps the table sane when it does not). */
-      plugin->state = JUPITER_PLUGIN_STATE_FAILED;
-      g_set_error (&plugin->error, JUPITER_PLUGIN_ERROR, JUPITER_PLUGIN_ERROR_DUPLICATE,
-                   "%s: plugin id “%s” is already provided by %s", plugin->path, plugin->id, other->path);
-      if (error)
-        *error = g_error_copy (plugin->error);
-      return NULL;
-    }
   return plugin->state == JUPITER_PLUGIN_STATE_LOADED ? plugin : NULL;
 }
 
@@ -621,6 +620,7 @@ load_path (JupiterPluginLoader *self,
            const char          *path,
            JsonNode            *config,
            const char          *expected_id,
+           const struct stat   *seen,
            GError             **error)
 {
   JupiterPlugin *plugin = g_object_new (JUPITER_TYPE_PLUGIN, NULL);
@@ -636,16 +636,25 @@ load_path (JupiterPluginLoader *self,
       plugin->path = g_build_filename (cwd, path, NULL);
     }
 
+  /* Discovery knows the file before it is checked: a file refused by the
+   * checks is then not tried again either. */
+  if (seen)
+    {
+      plugin->dev = seen->st_dev;
+      plugin->ino = seen->st_ino;
+      plugin->identified = TRUE;
+    }
+
   if (!load_into (self, plugin, config, expected_id, &local))
     {
       plugin->state = JUPITER_PLUGIN_STATE_FAILED;
       plugin->error = local;
-      publish (self, plugin, NULL);
+      publish (self, plugin);
       if (error)
         *error = g_error_copy (local);
       return NULL;
     }
-  return publish (self, plugin, error);
+  return publish (self, plugin);
 }
 
 /**
@@ -671,7 +680,7 @@ jupiter_plugin_loader_load_file (JupiterPluginLoader *self,
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  return load_path (self, path, config, NULL, error);
+  return load_path (self, path, config, NULL, NULL, error);
 }
 
 static char **
@@ -777,7 +786,7 @@ jupiter_plugin_loader_load (JupiterPluginLoader *self,
       g_autofree char *path = g_build_filename (dirs[i], file, NULL);
 
       if (g_file_test (path, G_FILE_TEST_EXISTS))
-        return load_path (self, path, config, plugin_id, error);
+        return load_path (self, path, config, plugin_id, NULL, error);
     }
   {
     g_autofree char *joined = g_strjoinv (":", dirs);
@@ -801,7 +810,7 @@ tried_before (JupiterPluginLoader *self,
   for (guint i = 0; i < self->plugins->len && !found; i++)
     {
       JupiterPlugin *plugin = self->plugins->pdata[i];
-      found = plugin->opened && plugin->dev == st->st_dev && plugin->ino == st->st_ino;
+      found = plugin->identified && plugin->dev == st->st_dev && plugin->ino == st->st_ino;
     }
   g_mutex_unlock (&self->lock);
   return found;
@@ -847,7 +856,7 @@ jupiter_plugin_loader_discover (JupiterPluginLoader *self)
             continue;
           if (jupiter_plugin_loader_get (self, id) != NULL || tried_before (self, &st))
             continue;
-          if (load_path (self, path, NULL, id, NULL))
+          if (load_path (self, path, NULL, id, &st, NULL))
             loaded++;
         }
     }
@@ -1015,6 +1024,7 @@ jupiter_plugin_loader_finalize (GObject *object)
   JupiterPluginLoader *self = JUPITER_PLUGIN_LOADER (object);
 
   g_hash_table_unref (self->by_id);
+  g_hash_table_unref (self->loading);
   g_ptr_array_unref (self->plugins);
   g_strfreev (self->search_path);
   g_mutex_clear (&self->lock);
@@ -1092,6 +1102,7 @@ jupiter_plugin_loader_init (JupiterPluginLoader *self)
   g_mutex_init (&self->lock);
   self->plugins = g_ptr_array_new_with_free_func (g_object_unref);
   self->by_id = g_hash_table_new (g_str_hash, g_str_equal);
+  self->loading = g_hash_table_new (g_str_hash, g_str_equal);
   self->search_path = default_search_path ();
 }
 

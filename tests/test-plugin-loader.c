@@ -331,8 +331,19 @@ test_duplicate_id (Fixture       *f,
 
   g_assert_nonnull (jupiter_plugin_loader_load_file (f->loader, good, NULL, NULL));
   assert_refused (f, dup, JUPITER_PLUGIN_ERROR_DUPLICATE, "already provided by");
+  /* Another copy: the message names the file that holds the id. */
+  {
+    g_autofree char *dup2 = zoo_copy_as (f, "zoo-dup-id", "dup2.so");
+
+    g_assert_null (jupiter_plugin_loader_load_file (f->loader, dup2, NULL, &error));
+    g_assert_error (error, JUPITER_PLUGIN_ERROR, JUPITER_PLUGIN_ERROR_DUPLICATE);
+    g_assert_nonnull (strstr (error->message, good));
+    g_clear_error (&error);
+  }
+  /* The refused library stays loaded: trying it again runs none of it. */
   g_assert_null (jupiter_plugin_loader_load_file (f->loader, dup, NULL, &error));
-  g_assert_nonnull (strstr (error->message, good));
+  g_assert_error (error, JUPITER_PLUGIN_ERROR, JUPITER_PLUGIN_ERROR_DUPLICATE);
+  g_assert_nonnull (strstr (error->message, "already loaded in this process"));
   assert_good_works (f, "good");
 }
 
@@ -369,6 +380,7 @@ test_discover_and_load_by_id (Fixture       *f,
   g_free (copy_to (f, good, "good.so", 0644));
   g_free (copy_to (f, second, "second.so", 0644));
   g_assert_true (g_file_set_contents (not_elf, "nope", -1, NULL));
+  g_free (copy_to (f, good, "writable.so", 0666));
   g_assert_cmpint (symlink (good, link), ==, 0);
   jupiter_plugin_loader_set_search_path (f->loader, path);
   search = jupiter_plugin_loader_get_search_path (f->loader);
@@ -377,17 +389,18 @@ test_discover_and_load_by_id (Fixture       *f,
   /* Regular *.so files only: the symlink is not tried. */
   g_assert_cmpuint (jupiter_plugin_loader_discover (f->loader), ==, 2);
   all = jupiter_plugin_loader_list (f->loader);
-  g_assert_cmpuint (all->len, ==, 3);
+  g_assert_cmpuint (all->len, ==, 4);
   for (guint i = 0; i < all->len; i++)
     failed += jupiter_plugin_get_state (all->pdata[i]) == JUPITER_PLUGIN_STATE_FAILED;
-  g_assert_cmpuint (failed, ==, 1);
+  g_assert_cmpuint (failed, ==, 2);
   assert_good_works (f, "good");
   assert_good_works (f, "second");
-  /* Discovering again loads nothing twice and retries no failure. */
+  /* Discovering again loads nothing twice and retries no failure, not
+   * even one refused before it was opened (the writable file). */
   g_assert_cmpuint (jupiter_plugin_loader_discover (f->loader), ==, 0);
   {
     g_autoptr(GPtrArray) again = jupiter_plugin_loader_list (f->loader);
-    g_assert_cmpuint (again->len, ==, 3);
+    g_assert_cmpuint (again->len, ==, 4);
   }
 
   g_assert_null (jupiter_plugin_loader_load (f->loader, "absent", NULL, &error));
@@ -430,6 +443,93 @@ test_same_library_and_file_name (Fixture       *f,
   g_assert_null (jupiter_plugin_loader_get (other, "second"));
   jupiter_plugin_loader_shutdown (other);
   assert_good_works (f, "good");
+}
+
+/* A library whose load failed after dlopen() stays loaded: no loader runs
+ * its code again (here: its init). */
+static void
+test_failed_library_not_rerun (Fixture       *f,
+                               gconstpointer  data)
+{
+  g_autofree char *bad = zoo_copy (f, "zoo-init-fails");
+  g_autoptr(JupiterPluginLoader) other = jupiter_plugin_loader_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_null (jupiter_plugin_loader_load_file (f->loader, bad, NULL, &error));
+  g_assert_error (error, JUPITER_PLUGIN_ERROR, JUPITER_PLUGIN_ERROR_INIT);
+  g_clear_error (&error);
+  g_assert_null (jupiter_plugin_loader_load_file (other, bad, NULL, &error));
+  g_assert_error (error, JUPITER_PLUGIN_ERROR, JUPITER_PLUGIN_ERROR_DUPLICATE);
+  g_assert_nonnull (strstr (error->message, "already loaded in this process"));
+  g_clear_error (&error);
+  g_assert_null (jupiter_plugin_loader_load_file (f->loader, bad, NULL, &error));
+  g_assert_error (error, JUPITER_PLUGIN_ERROR, JUPITER_PLUGIN_ERROR_DUPLICATE);
+}
+
+typedef struct {
+  GMutex lock;
+  GCond  cond;
+  guint  ready;
+} Rendezvous;
+
+typedef struct {
+  Rendezvous          *meet;
+  JupiterPluginLoader *loader;
+  const char          *path;
+} Racer;
+
+static gpointer
+race_load (gpointer data)
+{
+  Racer *racer = data;
+
+  /* Both threads start loading together. */
+  g_mutex_lock (&racer->meet->lock);
+  racer->meet->ready++;
+  g_cond_broadcast (&racer->meet->cond);
+  while (racer->meet->ready < 2)
+    g_cond_wait (&racer->meet->cond, &racer->meet->lock);
+  g_mutex_unlock (&racer->meet->lock);
+
+  return GINT_TO_POINTER (jupiter_plugin_loader_load_file (racer->loader, racer->path, NULL, NULL) != NULL);
+}
+
+static guint
+race (JupiterPluginLoader *loader_a,
+      const char          *path_a,
+      JupiterPluginLoader *loader_b,
+      const char          *path_b)
+{
+  Rendezvous meet = { 0 };
+  Racer a = { &meet, loader_a, path_a }, b = { &meet, loader_b, path_b };
+  GThread *ta, *tb;
+  guint wins;
+
+  g_mutex_init (&meet.lock);
+  g_cond_init (&meet.cond);
+  ta = g_thread_new ("race-a", race_load, &a);
+  tb = g_thread_new ("race-b", race_load, &b);
+  wins = GPOINTER_TO_UINT (g_thread_join (ta)) + GPOINTER_TO_UINT (g_thread_join (tb));
+  g_mutex_clear (&meet.lock);
+  g_cond_clear (&meet.cond);
+  return wins;
+}
+
+/* However two concurrent loads interleave, exactly one wins: of one file
+ * through two loaders, and of one id from two files through one loader. */
+static void
+test_concurrent_loads (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autofree char *good = zoo_copy (f, "zoo-good");
+  g_autofree char *second = zoo_copy (f, "zoo-second");
+  g_autofree char *second_again = zoo_copy_as (f, "zoo-second", "second-again.so");
+  g_autoptr(JupiterPluginLoader) other = jupiter_plugin_loader_new ();
+
+  g_assert_cmpuint (race (f->loader, good, other, good), ==, 1);
+  g_assert_cmpuint (race (f->loader, second, f->loader, second_again), ==, 1);
+  g_assert_nonnull (jupiter_plugin_loader_get (f->loader, "second"));
+  jupiter_plugin_loader_shutdown (other);
 }
 
 static void
@@ -487,6 +587,8 @@ main (int   argc,
   ADD ("discover-and-load-by-id", test_discover_and_load_by_id);
   ADD ("breaker", test_breaker);
   ADD ("same-library-and-file-name", test_same_library_and_file_name);
+  ADD ("failed-library-not-rerun", test_failed_library_not_rerun);
+  ADD ("concurrent-loads", test_concurrent_loads);
 #undef ADD
   g_test_add_func ("/plugin-loader/default-search-path", test_default_search_path);
 
