@@ -35,19 +35,20 @@
  * its directory is writable by group or others (opened with `O_NOFOLLOW`,
  * checked with `fstat()` on the very descriptor, the directory through a
  * directory descriptor); then it loads that very file through
- * `/proc/self/fd/N` with `RTLD_NOW | RTLD_LOCAL`; then the descriptor: the
+ * `/proc/self/fd/N` with `RTLD_NOW | RTLD_LOCAL`; that the library was not
+ * loaded before in this process, by this or another loader, whether or
+ * not that load succeeded (glibc hands back the loaded copy for the same
+ * device and inode, and none of a plugin's code may run twice: a failure
+ * after loading is final for the process); then the descriptor: the
  * `jupiter_plugin_describe` symbol, the SDK ABI (major equal, minor not
  * newer), the struct sizes, the id, name and version, each entry (size,
  * unique name, exactly one function); when loaded by id (load or
  * discovery), that the id is the file's name without `.so`; a duplicate id
  * (reserved before `init` runs, so two loads of one id cannot both run
- * it); finally the plugin's `init`. Right after loading, before the
- * descriptor, it refuses a library already loaded in this process, by this
- * or another loader, whether or not that load succeeded (glibc hands back
- * the loaded copy for the same device and inode, and none of its code may
- * run twice). The descriptor stays open and the library is never
- * unloaded, for the life of the process (glibc matches loaded objects by
- * name, so a reused descriptor number would hand back an earlier plugin).
+ * it); finally the plugin's `init`. The descriptor stays open and the
+ * library is never unloaded, for the life of the process (glibc matches
+ * loaded objects by name, so a reused descriptor number would hand back an
+ * earlier plugin).
  *
  * #JupiterPluginLoader:allow-unsafe skips the ownership and permission
  * checks, for development, and logs a warning for each file it lets
@@ -55,8 +56,11 @@
  *
  * ## Threads
  *
- * Load and shut down plugins from one thread, the host's main thread
- * (plugins' `init` and `shutdown` run there). Lookups and
+ * Load and shut down plugins from the host's main thread: plugins' `init`
+ * and `shutdown` run in the calling thread. Loads from several threads at
+ * once are safe (of two loads of one library or one id, the second is
+ * refused before any of its code runs), but none may overlap
+ * jupiter_plugin_loader_shutdown(); a load after it fails. Lookups and
  * jupiter_plugin_loader_submit() are safe from any thread.
  *
  * Since: 0.1
@@ -80,7 +84,9 @@ struct _JupiterPlugin
   int                            fd;
   dev_t                          dev;       /* of the file, once known */
   ino_t                          ino;
-  gboolean                       identified; /* dev and ino are set */
+  gboolean                       identified; /* dev, ino and ctime are set */
+  gboolean                       opened;    /* fd holds the file open */
+  gint64                         ctime_ns;  /* a record not held open may be reused */
   gboolean                       reserved;  /* its id is in loader->loading */
   gint                           shut_down; /* atomic */
 };
@@ -104,7 +110,8 @@ struct _JupiterPluginLoader
   GMutex     lock;          /* guards below */
   GPtrArray *plugins;       /* every file tried, in order */
   GHashTable*by_id;         /* id -> loaded JupiterPlugin */
-  GHashTable*loading;       /* ids reserved by loads under way */
+  GHashTable*loading;       /* id -> path, reserved by loads under way */
+  gboolean   shut_down;
   GStrv      search_path;
   gboolean   allow_unsafe;
 };
@@ -500,6 +507,7 @@ load_into (JupiterPluginLoader *self,
   const JupiterPluginDescriptor *desc;
   JupiterPlugin *other;
   const char *first_path;
+  g_autofree char *loading_path = NULL;
   gboolean allow_unsafe, reserved;
   g_autoptr(GError) init_error = NULL;
   struct stat st;
@@ -514,6 +522,7 @@ load_into (JupiterPluginLoader *self,
   plugin->dev = st.st_dev;
   plugin->ino = st.st_ino;
   plugin->identified = TRUE;
+  plugin->opened = TRUE;
   if (allow_unsafe)
     g_warning ("Loading plugin %s without the ownership and permission checks (allow-unsafe)", path);
 
@@ -572,7 +581,11 @@ load_into (JupiterPluginLoader *self,
    * second is refused before any of its code runs. */
   g_mutex_lock (&self->lock);
   other = g_hash_table_lookup (self->by_id, desc->id);
-  reserved = other == NULL && g_hash_table_add (self->loading, plugin->id);
+  if (other == NULL)
+    loading_path = g_strdup (g_hash_table_lookup (self->loading, desc->id));
+  reserved = other == NULL && loading_path == NULL && !self->shut_down;
+  if (reserved)
+    g_hash_table_insert (self->loading, plugin->id, plugin->path);
   g_mutex_unlock (&self->lock);
   if (!reserved)
     {
@@ -580,8 +593,11 @@ load_into (JupiterPluginLoader *self,
       if (other)
         return fail (error, JUPITER_PLUGIN_ERROR_DUPLICATE, path,
                      "plugin id “%s” is already provided by %s", desc->id, other->path);
+      if (loading_path == NULL)
+        return fail (error, JUPITER_PLUGIN_ERROR_NOT_LOADED, path,
+                     "not loaded: the plugin loader has been shut down");
       return fail (error, JUPITER_PLUGIN_ERROR_DUPLICATE, path,
-                   "plugin id “%s” is being loaded from another file at this moment", desc->id);
+                   "plugin id “%s” is being loaded from %s at this moment", desc->id, loading_path);
     }
   plugin->reserved = TRUE;
 
@@ -623,8 +639,21 @@ load_path (JupiterPluginLoader *self,
            const struct stat   *seen,
            GError             **error)
 {
-  JupiterPlugin *plugin = g_object_new (JUPITER_TYPE_PLUGIN, NULL);
+  JupiterPlugin *plugin;
   GError *local = NULL;
+  gboolean shut_down;
+
+  g_mutex_lock (&self->lock);
+  shut_down = self->shut_down;
+  g_mutex_unlock (&self->lock);
+  if (shut_down)
+    {
+      g_set_error (error, JUPITER_PLUGIN_ERROR, JUPITER_PLUGIN_ERROR_NOT_LOADED,
+                   "%s: not loaded: the plugin loader has been shut down", path);
+      return NULL;
+    }
+
+  plugin = g_object_new (JUPITER_TYPE_PLUGIN, NULL);
 
   /* Kept as given (made absolute), never resolved lexically: "a/../b"
    * through a symlinked "a" is not "b". */
@@ -642,6 +671,7 @@ load_path (JupiterPluginLoader *self,
     {
       plugin->dev = seen->st_dev;
       plugin->ino = seen->st_ino;
+      plugin->ctime_ns = (gint64) seen->st_ctim.tv_sec * 1000000000 + seen->st_ctim.tv_nsec;
       plugin->identified = TRUE;
     }
 
@@ -810,7 +840,12 @@ tried_before (JupiterPluginLoader *self,
   for (guint i = 0; i < self->plugins->len && !found; i++)
     {
       JupiterPlugin *plugin = self->plugins->pdata[i];
-      found = plugin->identified && plugin->dev == st->st_dev && plugin->ino == st->st_ino;
+      /* A file held open keeps its inode; one refused before or at
+       * open may be fixed (chmod) or replaced, perhaps reusing the inode
+       * number: its change time tells. */
+      found = plugin->identified && plugin->dev == st->st_dev && plugin->ino == st->st_ino &&
+              (plugin->opened ||
+               plugin->ctime_ns == (gint64) st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec);
     }
   g_mutex_unlock (&self->lock);
   return found;
@@ -993,7 +1028,8 @@ jupiter_plugin_loader_submit (JupiterPluginLoader *self,
  * Calls every loaded plugin's `shutdown`, once, in the reverse order of
  * loading. Call it after jupiter_job_manager_shutdown() has returned %TRUE:
  * no thread may still be inside a plugin. Entry points cannot be submitted
- * any more afterwards.
+ * any more afterwards, and loads fail with %JUPITER_PLUGIN_ERROR_NOT_LOADED
+ * (and are not listed).
  */
 void
 jupiter_plugin_loader_shutdown (JupiterPluginLoader *self)
@@ -1002,6 +1038,9 @@ jupiter_plugin_loader_shutdown (JupiterPluginLoader *self)
 
   g_return_if_fail (JUPITER_IS_PLUGIN_LOADER (self));
 
+  g_mutex_lock (&self->lock);
+  self->shut_down = TRUE;
+  g_mutex_unlock (&self->lock);
   plugins = jupiter_plugin_loader_list (self);
   for (guint i = plugins->len; i > 0; i--)
     {

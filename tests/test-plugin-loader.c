@@ -5,6 +5,7 @@
 #include <jupiter/jupiter.h>
 #include <glib/gstdio.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -402,6 +403,21 @@ test_discover_and_load_by_id (Fixture       *f,
     g_autoptr(GPtrArray) again = jupiter_plugin_loader_list (f->loader);
     g_assert_cmpuint (again->len, ==, 4);
   }
+  /* Once fixed (its change time moves), the refused file is tried again:
+   * here it is then refused for holding plugin "good", not "writable". */
+  {
+    g_autofree char *writable = g_build_filename (f->dir, "writable.so", NULL);
+    g_autoptr(GPtrArray) fixed = NULL;
+    JupiterPlugin *last;
+
+    g_assert_cmpint (g_chmod (writable, 0644), ==, 0);
+    g_assert_cmpuint (jupiter_plugin_loader_discover (f->loader), ==, 0);
+    fixed = jupiter_plugin_loader_list (f->loader);
+    g_assert_cmpuint (fixed->len, ==, 5);
+    last = fixed->pdata[4];
+    g_assert_cmpstr (jupiter_plugin_get_path (last), ==, writable);
+    g_assert_error (jupiter_plugin_get_error (last), JUPITER_PLUGIN_ERROR, JUPITER_PLUGIN_ERROR_INVALID);
+  }
 
   g_assert_null (jupiter_plugin_loader_load (f->loader, "absent", NULL, &error));
   g_assert_error (error, JUPITER_PLUGIN_ERROR, JUPITER_PLUGIN_ERROR_NOT_FOUND);
@@ -442,6 +458,16 @@ test_same_library_and_file_name (Fixture       *f,
   g_assert_nonnull (strstr (error->message, "named for plugin “third” but holds plugin “second”"));
   g_assert_null (jupiter_plugin_loader_get (other, "second"));
   jupiter_plugin_loader_shutdown (other);
+  g_clear_error (&error);
+
+  /* After shutdown a loader loads nothing. */
+  {
+    g_autofree char *late = zoo_copy_as (f, "zoo-second", "late.so");
+
+    g_assert_null (jupiter_plugin_loader_load_file (other, late, NULL, &error));
+    g_assert_error (error, JUPITER_PLUGIN_ERROR, JUPITER_PLUGIN_ERROR_NOT_LOADED);
+    g_assert_nonnull (strstr (error->message, late));
+  }
   assert_good_works (f, "good");
 }
 
@@ -467,68 +493,77 @@ test_failed_library_not_rerun (Fixture       *f,
 }
 
 typedef struct {
-  GMutex lock;
-  GCond  cond;
-  guint  ready;
-} Rendezvous;
-
-typedef struct {
-  Rendezvous          *meet;
   JupiterPluginLoader *loader;
   const char          *path;
-} Racer;
+  JsonNode            *config;
+} Load;
 
 static gpointer
-race_load (gpointer data)
+load_in_thread (gpointer data)
 {
-  Racer *racer = data;
+  Load *load = data;
+  g_autoptr(GError) error = NULL;
+  JupiterPlugin *plugin = jupiter_plugin_loader_load_file (load->loader, load->path, load->config, &error);
 
-  /* Both threads start loading together. */
-  g_mutex_lock (&racer->meet->lock);
-  racer->meet->ready++;
-  g_cond_broadcast (&racer->meet->cond);
-  while (racer->meet->ready < 2)
-    g_cond_wait (&racer->meet->cond, &racer->meet->lock);
-  g_mutex_unlock (&racer->meet->lock);
-
-  return GINT_TO_POINTER (jupiter_plugin_loader_load_file (racer->loader, racer->path, NULL, NULL) != NULL);
+  g_assert_no_error (error);
+  return plugin;
 }
 
-static guint
-race (JupiterPluginLoader *loader_a,
-      const char          *path_a,
-      JupiterPluginLoader *loader_b,
-      const char          *path_b)
-{
-  Rendezvous meet = { 0 };
-  Racer a = { &meet, loader_a, path_a }, b = { &meet, loader_b, path_b };
-  GThread *ta, *tb;
-  guint wins;
-
-  g_mutex_init (&meet.lock);
-  g_cond_init (&meet.cond);
-  ta = g_thread_new ("race-a", race_load, &a);
-  tb = g_thread_new ("race-b", race_load, &b);
-  wins = GPOINTER_TO_UINT (g_thread_join (ta)) + GPOINTER_TO_UINT (g_thread_join (tb));
-  g_mutex_clear (&meet.lock);
-  g_cond_clear (&meet.cond);
-  return wins;
-}
-
-/* However two concurrent loads interleave, exactly one wins: of one file
- * through two loaders, and of one id from two files through one loader. */
+/* While one load is inside the plugin's init, a second load of the same
+ * library (through another loader) and of the same id (from another file)
+ * are refused at once, and the init ran once. */
 static void
 test_concurrent_loads (Fixture       *f,
                        gconstpointer  data)
 {
   g_autofree char *good = zoo_copy (f, "zoo-good");
-  g_autofree char *second = zoo_copy (f, "zoo-second");
-  g_autofree char *second_again = zoo_copy_as (f, "zoo-second", "second-again.so");
+  g_autofree char *good_again = zoo_copy_as (f, "zoo-good", "good-again.so");
+  g_autofree char *entered = g_build_filename (f->dir, "entered", NULL);
+  g_autofree char *gate = g_build_filename (f->dir, "gate", NULL);
+  g_autofree char *init_log = g_build_filename (f->dir, "init.log", NULL);
+  g_autofree char *config_json = NULL;
+  g_autofree char *log = NULL;
+  g_autoptr(JsonNode) config = NULL;
   g_autoptr(JupiterPluginLoader) other = jupiter_plugin_loader_new ();
+  g_autoptr(GError) error = NULL;
+  Load load = { f->loader, good, NULL };
+  GThread *thread;
+  int fd;
 
-  g_assert_cmpuint (race (f->loader, good, other, good), ==, 1);
-  g_assert_cmpuint (race (f->loader, second, f->loader, second_again), ==, 1);
-  g_assert_nonnull (jupiter_plugin_loader_get (f->loader, "second"));
+  g_assert_cmpint (mkfifo (entered, 0600), ==, 0);
+  g_assert_cmpint (mkfifo (gate, 0600), ==, 0);
+  config_json = g_strdup_printf ("{\"entered\": \"%s\", \"gate\": \"%s\", \"init_log\": \"%s\"}",
+                                 entered, gate, init_log);
+  config = json_from_string (config_json, &error);
+  g_assert_no_error (error);
+  load.config = config;
+
+  thread = g_thread_new ("load", load_in_thread, &load);
+  /* Returns once the thread's init has opened "entered": it is inside. */
+  fd = open (entered, O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  close (fd);
+
+  g_assert_null (jupiter_plugin_loader_load_file (other, good, config, &error));
+  g_assert_error (error, JUPITER_PLUGIN_ERROR, JUPITER_PLUGIN_ERROR_DUPLICATE);
+  g_assert_nonnull (strstr (error->message, "already loaded in this process"));
+  g_clear_error (&error);
+  g_assert_null (jupiter_plugin_loader_load_file (f->loader, good_again, config, &error));
+  g_assert_error (error, JUPITER_PLUGIN_ERROR, JUPITER_PLUGIN_ERROR_DUPLICATE);
+  g_assert_nonnull (strstr (error->message, "is being loaded from"));
+  g_assert_nonnull (strstr (error->message, good));
+  g_clear_error (&error);
+
+  /* Let the first init finish. */
+  fd = open (gate, O_WRONLY | O_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  close (fd);
+  g_assert_nonnull (g_thread_join (thread));
+
+  g_assert_true (g_file_get_contents (init_log, &log, NULL, NULL));
+  g_assert_cmpstr (log, ==, "i");
+  g_assert_nonnull (jupiter_plugin_loader_get (f->loader, "good"));
+  assert_good_works (f, "good");
   jupiter_plugin_loader_shutdown (other);
 }
 

@@ -6,6 +6,10 @@
 
 #include <jupiter/jupiter-plugin.h>
 
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
 #ifndef ZOO_ID
 #define ZOO_ID "good"
 #endif
@@ -82,10 +86,37 @@ zoo_init (JsonNode *config,
   g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED, "the zoo keeper is away");
   return FALSE;
 #endif
-  if (config && JSON_NODE_HOLDS_OBJECT (config) &&
-      json_object_has_member (json_node_get_object (config), "shutdown_marker"))
-    shutdown_marker = g_strdup (json_object_get_string_member (json_node_get_object (config),
-                                                               "shutdown_marker"));
+  if (config && JSON_NODE_HOLDS_OBJECT (config))
+    {
+      JsonObject *obj = json_node_get_object (config);
+
+      if (json_object_has_member (obj, "shutdown_marker"))
+        shutdown_marker = g_strdup (json_object_get_string_member (obj, "shutdown_marker"));
+      /* Counts the calls: one byte each. */
+      if (json_object_has_member (obj, "init_log"))
+        {
+          FILE *log = fopen (json_object_get_string_member (obj, "init_log"), "a");
+
+          if (log)
+            {
+              fputc ('i', log);
+              fclose (log);
+            }
+        }
+      /* Holds init open: tells the test it is inside (opening the FIFO
+       * "entered" for writing waits for the test to read it), then waits
+       * until the test opens the FIFO "gate" for writing. */
+      if (json_object_has_member (obj, "entered") && json_object_has_member (obj, "gate"))
+        {
+          int fd = open (json_object_get_string_member (obj, "entered"), O_WRONLY | O_CLOEXEC);
+
+          if (fd >= 0)
+            close (fd);
+          fd = open (json_object_get_string_member (obj, "gate"), O_RDONLY | O_CLOEXEC);
+          if (fd >= 0)
+            close (fd);
+        }
+    }
   return TRUE;
 }
 
