@@ -55,7 +55,8 @@ typedef enum {
  * @JUPITER_PLUGIN_ERROR_DUPLICATE: another file already provides this id
  * @JUPITER_PLUGIN_ERROR_INIT: the plugin's init function failed
  * @JUPITER_PLUGIN_ERROR_NO_ENTRY: the plugin has no entry of that name
- * @JUPITER_PLUGIN_ERROR_NOT_LOADED: the plugin failed or is disabled
+ * @JUPITER_PLUGIN_ERROR_NOT_LOADED: the plugin failed or is disabled, or the
+ *   loader has been shut down
  *
  * Error codes in the %JUPITER_PLUGIN_ERROR domain.
  */
