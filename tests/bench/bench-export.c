@@ -80,7 +80,6 @@
 
 #define DEFAULT_JOBS          100000
 #define DEFAULT_REPS          3
-#define ITERATE_EVERY         1024
 #define MB                    1e6
 
 #define TARGET_JSON_SECONDS   0.35
@@ -163,38 +162,10 @@ static gboolean
 run_jobs (JupiterJobManager *manager,
           guint              n_jobs)
 {
-  g_autoptr(JupiterJobOptions) options = jupiter_job_options_new (NULL);
-  g_autoptr(GError) error = NULL;
-  GMainContext *context = jupiter_job_manager_get_context (manager);
   JupiterJobStats stats;
 
-  for (guint i = 0; i < n_jobs; i++)
-    {
-      char name[32];
-      g_autofree char *id = NULL;
-
-      g_snprintf (name, sizeof name, "job-%u", i);
-      jupiter_job_options_set_name (options, name);
-      id = jupiter_job_manager_submit (manager, options, small_result_job,
-                                       GUINT_TO_POINTER (i), NULL, &error);
-      if (id == NULL)
-        {
-          g_printerr ("submit #%u failed: %s\n", i, error->message);
-          return FALSE;
-        }
-      /* Let the notifications flow as in a program with a running loop. */
-      if (i % ITERATE_EVERY == ITERATE_EVERY - 1)
-        while (g_main_context_iteration (context, FALSE))
-          ;
-    }
-  while (g_main_context_iteration (context, FALSE))
-    ;
-
-  if (!jupiter_job_manager_wait_idle (manager, NULL, &error))
-    {
-      g_printerr ("wait_idle failed: %s\n", error->message);
-      return FALSE;
-    }
+  if (!bench_submit_named_jobs (manager, n_jobs, small_result_job))
+    return FALSE;
 
   jupiter_job_manager_get_stats (manager, &stats);
   if (stats.completed != n_jobs || stats.failed != 0 || stats.cancelled != 0 ||
@@ -884,28 +855,11 @@ run_arm (const char *self_exe,
   g_autofree char *arm_arg = g_strdup_printf ("--arm=%s", arms[arm].name);
   g_autofree char *n_arg = g_strdup_printf ("%u", n_jobs);
   const char *child_argv[] = { self_exe, arm_arg, n_arg, NULL };
-  g_auto(GStrv) envp = g_get_environ ();
-  g_autofree char *out = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autofree char *out = bench_run_arm (child_argv, arms[arm].name);
   const char *line;
-  int wait_status;
 
-  envp = g_environ_unsetenv (envp, "G_SLICE");
-  envp = g_environ_unsetenv (envp, "G_DEBUG");
-  envp = g_environ_unsetenv (envp, "MALLOC_PERTURB_");
-
-  /* The child's stderr goes straight to ours. */
-  if (!g_spawn_sync (NULL, (char **) child_argv, envp, G_SPAWN_CHILD_INHERITS_STDERR,
-                     NULL, NULL, &out, NULL, &wait_status, &error))
-    {
-      g_printerr ("Cannot run the %s arm: %s\n", arms[arm].name, error->message);
-      return FALSE;
-    }
-  if (!g_spawn_check_wait_status (wait_status, &error))
-    {
-      g_printerr ("The %s arm failed: %s\n", arms[arm].name, error->message);
-      return FALSE;
-    }
+  if (out == NULL)
+    return FALSE;
 
   line = out ? strstr (out, "usec=") : NULL;
   if (line == NULL ||

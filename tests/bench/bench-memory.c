@@ -38,7 +38,6 @@
 #include <unistd.h>
 
 #define DEFAULT_JOBS        1000000
-#define ITERATE_EVERY       1024
 #define TARGET_BYTES        300
 
 /* ------------------------------------------------------------------------ */
@@ -61,9 +60,7 @@ run_child (gboolean with_jobs,
            guint    n_jobs)
 {
   g_autoptr(JupiterJobManager) manager = NULL;
-  g_autoptr(JupiterJobOptions) options = NULL;
   g_autoptr(GError) error = NULL;
-  GMainContext *context;
   JupiterJobStats stats;
   guint64 rss, hwm;
   gint64 start, end;
@@ -74,37 +71,9 @@ run_child (gboolean with_jobs,
                           "max-pending", MAX (n_jobs, 1),
                           "history-limit", G_MAXUINT,
                           NULL);
-  context = jupiter_job_manager_get_context (manager);
-  options = jupiter_job_options_new (NULL);
-
   start = g_get_monotonic_time ();
-  for (guint i = 0; i < n_submitted; i++)
-    {
-      char name[32];
-      g_autofree char *id = NULL;
-
-      g_snprintf (name, sizeof name, "job-%u", i);
-      jupiter_job_options_set_name (options, name);
-      id = jupiter_job_manager_submit (manager, options, int_job,
-                                       GUINT_TO_POINTER (i), NULL, &error);
-      if (id == NULL)
-        {
-          g_printerr ("submit #%u failed: %s\n", i, error->message);
-          return EXIT_FAILURE;
-        }
-      /* Let the notifications flow as in a program with a running loop. */
-      if (i % ITERATE_EVERY == ITERATE_EVERY - 1)
-        while (g_main_context_iteration (context, FALSE))
-          ;
-    }
-  while (g_main_context_iteration (context, FALSE))
-    ;
-
-  if (!jupiter_job_manager_wait_idle (manager, NULL, &error))
-    {
-      g_printerr ("wait_idle failed: %s\n", error->message);
-      return EXIT_FAILURE;
-    }
+  if (!bench_submit_named_jobs (manager, n_submitted, int_job))
+    return EXIT_FAILURE;
   end = g_get_monotonic_time ();
 
   jupiter_job_manager_get_stats (manager, &stats);
@@ -162,28 +131,11 @@ run_arm (const char *self_exe,
   g_autofree char *arm_arg = g_strdup_printf ("--arm=%s", arm);
   g_autofree char *n_arg = g_strdup_printf ("%u", n_jobs);
   const char *child_argv[] = { self_exe, arm_arg, n_arg, NULL };
-  g_auto(GStrv) envp = g_get_environ ();
-  g_autofree char *out = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autofree char *out = bench_run_arm (child_argv, arm);
   const char *line;
-  int wait_status;
 
-  envp = g_environ_unsetenv (envp, "G_SLICE");
-  envp = g_environ_unsetenv (envp, "G_DEBUG");
-  envp = g_environ_unsetenv (envp, "MALLOC_PERTURB_");
-
-  /* The child's stderr goes straight to ours. */
-  if (!g_spawn_sync (NULL, (char **) child_argv, envp, G_SPAWN_CHILD_INHERITS_STDERR,
-                     NULL, NULL, &out, NULL, &wait_status, &error))
-    {
-      g_printerr ("Cannot run the %s arm: %s\n", arm, error->message);
-      return FALSE;
-    }
-  if (!g_spawn_check_wait_status (wait_status, &error))
-    {
-      g_printerr ("The %s arm failed: %s\n", arm, error->message);
-      return FALSE;
-    }
+  if (out == NULL)
+    return FALSE;
 
   line = out ? strstr (out, "rss=") : NULL;
   if (line == NULL ||

@@ -338,30 +338,12 @@ run_arm (const char *self_exe,
   g_autofree char *arm_arg = g_strdup_printf ("--arm=%s", arm);
   g_autofree char *n_arg = g_strdup_printf ("%u", n_plugins);
   const char *child_argv[] = { self_exe, arm_arg, dir, n_arg, NULL };
-  g_auto(GStrv) envp = g_get_environ ();
-  g_autofree char *out = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autofree char *out = bench_run_arm (child_argv, arm);
   const char *line;
   guint n_done;
-  int wait_status;
 
-  envp = g_environ_unsetenv (envp, "G_SLICE");
-  envp = g_environ_unsetenv (envp, "G_DEBUG");
-  envp = g_environ_unsetenv (envp, "G_MESSAGES_DEBUG");
-  envp = g_environ_unsetenv (envp, "MALLOC_PERTURB_");
-
-  /* The child's stderr goes straight to ours. */
-  if (!g_spawn_sync (NULL, (char **) child_argv, envp, G_SPAWN_CHILD_INHERITS_STDERR,
-                     NULL, NULL, &out, NULL, &wait_status, &error))
-    {
-      g_printerr ("Cannot run the %s arm: %s\n", arm, error->message);
-      return FALSE;
-    }
-  if (!g_spawn_check_wait_status (wait_status, &error))
-    {
-      g_printerr ("The %s arm failed: %s\n", arm, error->message);
-      return FALSE;
-    }
+  if (out == NULL)
+    return FALSE;
 
   line = out ? strstr (out, "usec=") : NULL;
   if (line == NULL ||
