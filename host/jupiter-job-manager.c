@@ -76,6 +76,8 @@ struct _JupiterJobManager
   GTimeSpan     cb_cooldown;
   JupiterBreakerLink *link; /* the breakers' way back to us */
   gint          retiring;  /* atomic: holds a reference until idle */
+  GList        *drain_tasks; /* owner thread only: shutdown_async() tasks
+                              * waiting until no job function runs */
 };
 
 enum {
@@ -1569,6 +1571,8 @@ deliver_batch (JupiterJobManager *self,
   return more;
 }
 
+static void drain_check (JupiterJobManager *self);
+
 static gboolean
 source_dispatch (GSource    *source,
                  GSourceFunc callback,
@@ -1584,6 +1588,8 @@ source_dispatch (GSource    *source,
    * until this delivery is over. */
   g_object_ref (self);
   deliver_batch (self, EVENT_BATCH_MAX);
+  if (self->drain_tasks != NULL)
+    drain_check (self);
 
   /* A replaced default manager lets itself go once its last job is over. */
   if (g_atomic_int_get (&self->retiring))
@@ -3180,6 +3186,236 @@ jupiter_job_manager_shutdown (JupiterJobManager *self,
                "%u job functions were still running after the grace period of %" G_GINT64_FORMAT " ms; "
                "they have been cancelled", still, grace / 1000);
   return FALSE;
+}
+
+/* shutdown_async(): a task waits in self->drain_tasks until no job
+ * function runs and every notification went out (checked after each
+ * delivery: the last slot freed during a shutdown arms the source), until
+ * its grace timer fires, or until its cancellable is cancelled. Every part
+ * runs on the manager's context. */
+typedef struct {
+  GSource *timer;
+  GSource *cancelled;
+} DrainData;
+
+static void
+drain_data_free (gpointer data)
+{
+  DrainData *dd = data;
+
+  if (dd->timer)
+    {
+      g_source_destroy (dd->timer);
+      g_source_unref (dd->timer);
+    }
+  if (dd->cancelled)
+    {
+      g_source_destroy (dd->cancelled);
+      g_source_unref (dd->cancelled);
+    }
+  g_free (dd);
+}
+
+static gboolean
+drained (JupiterJobManager *self,
+         guint             *still_running)
+{
+  ManagerCore *core = self->core;
+  gboolean ret;
+
+  core_lock (core);
+  ret = core->slots_used == 0 && core->n_events == 0 && core->to_start.length == 0;
+  if (still_running)
+    *still_running = core->slots_used;
+  core_unlock (core);
+  return ret;
+}
+
+/* Takes the list's reference to @task. */
+static void
+drain_settle (JupiterJobManager *self,
+              GTask             *task,
+              GError            *error)
+{
+  DrainData *dd = g_task_get_task_data (task);
+
+  self->drain_tasks = g_list_remove (self->drain_tasks, task);
+  if (dd->timer)
+    g_source_destroy (dd->timer);
+  if (dd->cancelled)
+    g_source_destroy (dd->cancelled);
+  if (error)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+  g_object_unref (task);
+}
+
+static void
+drain_check (JupiterJobManager *self)
+{
+  if (!drained (self, NULL))
+    return;
+  while (self->drain_tasks != NULL)
+    drain_settle (self, self->drain_tasks->data, NULL);
+}
+
+/* The grace period is over, or the caller gave up waiting: cancel what
+ * still runs and report it. */
+static void
+drain_give_up (GTask   *task,
+               gboolean by_cancellable)
+{
+  JupiterJobManager *self = g_task_get_source_object (task);
+  guint still = 0;
+
+  begin_shutdown (self, TRUE);
+  deliver_all (self);
+  if (drained (self, &still) || still == 0)
+    {
+      drain_settle (self, task, NULL);
+      return;
+    }
+  if (by_cancellable)
+    drain_settle (self, task,
+                  g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                               "The wait for running jobs was cut short: %u job functions "
+                               "are still running; they have been cancelled", still));
+  else
+    drain_settle (self, task,
+                  g_error_new (JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_TIMED_OUT,
+                               "%u job functions were still running after the grace period; "
+                               "they have been cancelled", still));
+}
+
+static gboolean
+drain_timer_cb (gpointer data)
+{
+  drain_give_up (data, FALSE);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+drain_cancelled_cb (GCancellable *cancellable,
+                    gpointer      data)
+{
+  drain_give_up (data, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * jupiter_job_manager_shutdown_async:
+ * @self: a #JupiterJobManager
+ * @grace: how long running jobs may take to finish, in microseconds
+ * @cancellable: (nullable): cancelling it ends the grace period at once
+ * @callback: (scope async): called when no job function runs any more, or
+ *   when the grace period is over
+ * @user_data: data for @callback
+ *
+ * The asynchronous form of jupiter_job_manager_shutdown(), for programs
+ * that keep their main loop running meanwhile (to hear a second signal,
+ * say): stops accepting jobs and cancels every pending job at once, then
+ * waits, as a source on the manager's context, until every running job's
+ * function has returned and its signals went out. When @grace passes or
+ * @cancellable is cancelled first, the jobs still running have their
+ * cancellables triggered and the wait ends. Call it from the thread that
+ * runs the manager's context; it may be called again (with a shorter grace,
+ * say) after an earlier call has finished.
+ *
+ * Since: 0.1
+ */
+void
+jupiter_job_manager_shutdown_async (JupiterJobManager  *self,
+                                    GTimeSpan           grace,
+                                    GCancellable       *cancellable,
+                                    GAsyncReadyCallback callback,
+                                    gpointer            user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  DrainData *dd;
+
+  g_return_if_fail (JUPITER_IS_JOB_MANAGER (self));
+  g_return_if_fail (grace >= 0);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, jupiter_job_manager_shutdown_async);
+  /* Cancellation ends the wait with its own report, below. */
+  g_task_set_check_cancellable (task, FALSE);
+  dd = g_new0 (DrainData, 1);
+  g_task_set_task_data (task, dd, drain_data_free);
+
+  begin_shutdown (self, FALSE);
+  self->drain_tasks = g_list_append (self->drain_tasks, g_object_ref (task));
+
+  /* A grace too long for a timer means no deadline at all. */
+  if (grace / 1000 < G_MAXUINT)
+    {
+      dd->timer = g_timeout_source_new ((guint) (grace / 1000));
+      g_source_set_static_name (dd->timer, "[jupiter] shutdown grace");
+      g_source_set_callback (dd->timer, drain_timer_cb, task, NULL);
+      g_source_attach (dd->timer, self->core->context);
+    }
+  if (cancellable)
+    {
+      dd->cancelled = g_cancellable_source_new (cancellable);
+      g_source_set_static_name (dd->cancelled, "[jupiter] shutdown cut short");
+      g_source_set_callback (dd->cancelled, G_SOURCE_FUNC (drain_cancelled_cb), task, NULL);
+      g_source_attach (dd->cancelled, self->core->context);
+    }
+  drain_check (self);
+}
+
+/**
+ * jupiter_job_manager_shutdown_finish:
+ * @self: a #JupiterJobManager
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Finishes jupiter_job_manager_shutdown_async().
+ *
+ * Returns: %TRUE if no job function is still running; %FALSE with
+ *   %JUPITER_JOB_ERROR_TIMED_OUT (the grace period passed) or
+ *   %G_IO_ERROR_CANCELLED (the wait was cut short) naming how many still
+ *   run — they have been cancelled
+ *
+ * Since: 0.1
+ */
+gboolean
+jupiter_job_manager_shutdown_finish (JupiterJobManager *self,
+                                     GAsyncResult      *result,
+                                     GError           **error)
+{
+  g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == jupiter_job_manager_shutdown_async, FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * jupiter_job_manager_get_n_running_functions:
+ * @self: a #JupiterJobManager
+ *
+ * Counts the job functions that are running now, overdue ones (past their
+ * timeout, already recorded as failed) included: the threads and async
+ * jobs still inside job code. Any thread.
+ *
+ * Returns: the number of job functions running
+ *
+ * Since: 0.1
+ */
+guint
+jupiter_job_manager_get_n_running_functions (JupiterJobManager *self)
+{
+  guint n;
+
+  g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (self), 0);
+
+  core_lock (self->core);
+  n = self->core->slots_used;
+  core_unlock (self->core);
+  return n;
 }
 
 /**

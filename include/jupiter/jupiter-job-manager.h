@@ -126,7 +126,19 @@ gboolean           jupiter_job_manager_shutdown              (JupiterJobManager 
                                                               GTimeSpan                grace,
                                                               GError                 **error);
 JUPITER_AVAILABLE_IN_ALL
+void               jupiter_job_manager_shutdown_async        (JupiterJobManager       *self,
+                                                              GTimeSpan                grace,
+                                                              GCancellable            *cancellable,
+                                                              GAsyncReadyCallback      callback,
+                                                              gpointer                 user_data);
+JUPITER_AVAILABLE_IN_ALL
+gboolean           jupiter_job_manager_shutdown_finish       (JupiterJobManager       *self,
+                                                              GAsyncResult            *result,
+                                                              GError                 **error);
+JUPITER_AVAILABLE_IN_ALL
 gboolean           jupiter_job_manager_is_shutting_down      (JupiterJobManager       *self);
+JUPITER_AVAILABLE_IN_ALL
+guint              jupiter_job_manager_get_n_running_functions (JupiterJobManager     *self);
 
 JUPITER_AVAILABLE_IN_ALL
 void               jupiter_job_manager_set_plugin_max_concurrent (JupiterJobManager   *self,
