@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "jupiter-job-manager-private.h"
+#include "jupiter-plugin-loader-private.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -969,17 +970,34 @@ jupiter_plugin_loader_submit (JupiterPluginLoader *self,
                               JsonNode            *args,
                               GError             **error)
 {
-  g_autoptr(JupiterJobOptions) options = NULL;
-  g_autofree char *name = NULL;
-  const JupiterPluginEntry *entry;
-  JupiterPlugin *plugin;
-  GTimeSpan timeout;
-
   g_return_val_if_fail (JUPITER_IS_PLUGIN_LOADER (self), NULL);
   g_return_val_if_fail (JUPITER_IS_JOB_MANAGER (manager), NULL);
   g_return_val_if_fail (plugin_id != NULL, NULL);
   g_return_val_if_fail (entry_name != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return jupiter_plugin_loader_submit_full (self, manager, plugin_id, entry_name, args,
+                                            NULL, 0, 0, error);
+}
+
+/* jupiter_plugin_loader_submit() with the host configuration's overrides:
+ * a job @name (NULL: "PLUGIN:ENTRY"), a @timeout and a per-plugin
+ * @max_concurrent (0: the plugin's own). */
+char *
+jupiter_plugin_loader_submit_full (JupiterPluginLoader *self,
+                                   JupiterJobManager   *manager,
+                                   const char          *plugin_id,
+                                   const char          *entry_name,
+                                   JsonNode            *args,
+                                   const char          *name,
+                                   GTimeSpan            timeout,
+                                   guint                max_concurrent,
+                                   GError             **error)
+{
+  g_autoptr(JupiterJobOptions) options = NULL;
+  g_autofree char *default_name = NULL;
+  const JupiterPluginEntry *entry;
+  JupiterPlugin *plugin;
 
   plugin = jupiter_plugin_loader_get (self, plugin_id);
   if (plugin == NULL)
@@ -1006,15 +1024,19 @@ jupiter_plugin_loader_submit (JupiterPluginLoader *self,
       return NULL;
     }
 
-  name = g_strdup_printf ("%s:%s", plugin_id, entry_name);
+  if (name == NULL)
+    name = default_name = g_strdup_printf ("%s:%s", plugin_id, entry_name);
   options = jupiter_job_options_new (name);
   jupiter_job_options_set_plugin_id (options, plugin_id);
   jupiter_job_options_set_entry_name (options, entry_name);
   jupiter_job_options_set_args (options, args);
-  timeout = entry->timeout > 0 ? entry->timeout : plugin->desc->timeout;
+  if (timeout <= 0)
+    timeout = entry->timeout > 0 ? entry->timeout : plugin->desc->timeout;
   jupiter_job_options_set_timeout (options, timeout > 0 ? timeout : 0);
-  if (plugin->desc->max_concurrent > 0)
-    jupiter_job_manager_set_plugin_max_concurrent (manager, plugin_id, plugin->desc->max_concurrent);
+  if (max_concurrent == 0)
+    max_concurrent = plugin->desc->max_concurrent;
+  if (max_concurrent > 0)
+    jupiter_job_manager_set_plugin_max_concurrent (manager, plugin_id, max_concurrent);
 
   if (entry->func)
     return jupiter_job_manager_submit (manager, options, entry->func, NULL, NULL, error);
