@@ -14,6 +14,8 @@
 #include <jupiter/jupiter-export.h>
 #include <jupiter/jupiter-job-manager.h>
 #include <jupiter/jupiter-plugin-loader.h>
+#include <jupiter/jupiter-config.h>
+#include <jupiter/jupiter-host.h>
 #include <jupiter/jupiter-enum-types.h>
 
 #undef JUPITER_INSIDE

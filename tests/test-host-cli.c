@@ -1,0 +1,499 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The jupiter-host executable as a subprocess: exit codes, output, the
+ * export, and the shutdown on SIGTERM (one, then two). Nothing sleeps: the
+ * tests read the program's log lines to know where it is. */
+
+#include "config.h"
+
+#include <jupiter/jupiter.h>
+#include <glib/gstdio.h>
+
+#include <signal.h>
+
+typedef struct {
+  char *dir;
+  char *slow;     /* a copy of tests/plugins-host/slow.so */
+  char *good;     /* a copy of tests/plugins-zoo/zoo-good.so */
+} Fixture;
+
+static const char *
+host_exe (void)
+{
+  const char *exe = g_getenv ("JUPITER_HOST_EXE");
+
+  g_assert_nonnull (exe);
+  return exe;
+}
+
+static char *
+copy_plugin (const char *dir,
+             const char *subdir,
+             const char *file)
+{
+  g_autofree char *src = g_test_build_filename (G_TEST_BUILT, subdir, file, NULL);
+  g_autofree char *dst = g_build_filename (dir, file, NULL);
+  g_autofree char *contents = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize length;
+
+  g_file_get_contents (src, &contents, &length, &error);
+  g_assert_no_error (error);
+  g_file_set_contents_full (dst, contents, length, G_FILE_SET_CONTENTS_NONE, 0755, &error);
+  g_assert_no_error (error);
+  return g_steal_pointer (&dst);
+}
+
+static void
+fixture_setup (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->dir = g_dir_make_tmp ("jupiter-host-cli-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->slow = copy_plugin (f->dir, "plugins-host", "slow.so");
+  f->good = copy_plugin (f->dir, "plugins-zoo", "zoo-good.so");
+}
+
+static void
+fixture_teardown (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autoptr(GDir) dir = g_dir_open (f->dir, 0, NULL);
+  const char *name;
+
+  while (dir && (name = g_dir_read_name (dir)))
+    {
+      g_autofree char *child = g_build_filename (f->dir, name, NULL);
+      g_unlink (child);
+    }
+  g_rmdir (f->dir);
+  g_free (f->dir);
+  g_free (f->slow);
+  g_free (f->good);
+}
+
+static char *
+write_config (Fixture    *f,
+              const char *name,
+              const char *text)
+{
+  g_autofree char *path = g_build_filename (f->dir, name, NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_file_set_contents (path, text, -1, &error);
+  g_assert_no_error (error);
+  return g_steal_pointer (&path);
+}
+
+/* Runs jupiter-host with @argv (NULL-terminated, without the program) to
+ * the end; returns its exit status. */
+static int
+run_host (const char * const *args,
+          char              **out,
+          char              **err)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_ptr_array_add (argv, (gpointer) host_exe ());
+  for (guint i = 0; args[i]; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  process = g_subprocess_newv ((const char * const *) argv->pdata,
+                               G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, NULL, NULL, out, err, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (process));
+  if (g_test_verbose ())
+    g_test_message ("stdout:\n%s\nstderr:\n%s", *out, *err);
+  return g_subprocess_get_exit_status (process);
+}
+
+static char *
+read_file (const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  char *contents = NULL;
+
+  g_file_get_contents (path, &contents, NULL, &error);
+  g_assert_no_error (error);
+  return contents;
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void
+test_check_good (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autofree char *text = g_strdup_printf (
+    "plugins:\n"
+    "  - {id: slow, path: '%s'}\n"
+    "  - {id: good, path: '%s'}\n"
+    "jobs:\n"
+    "  - {plugin: slow, entry: work}\n", f->slow, f->good);
+  g_autofree char *config = write_config (f, "good.yaml", text);
+  g_autofree char *out = NULL, *err = NULL;
+  const char *args[] = { "--check", "--config", config, NULL };
+
+  g_assert_cmpint (run_host (args, &out, &err), ==, 0);
+  g_assert_nonnull (strstr (out, "configuration valid; plugins: 2 loaded, 0 failed"));
+  g_assert_nonnull (strstr (out, "slow:block"));
+  g_assert_nonnull (strstr (out, "good:hello"));
+}
+
+static void
+test_check_bad_config (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autofree char *config = write_config (f, "bad.json",
+                                          "{\n  \"host\": {\n    \"max_concurrent\": \"four\"\n  }\n}\n");
+  g_autofree char *expected = g_strdup_printf ("jupiter-host: %s:3:23: host.max_concurrent: ", config);
+  g_autofree char *out = NULL, *err = NULL;
+  const char *args[] = { "--check", "-c", config, NULL };
+
+  g_assert_cmpint (run_host (args, &out, &err), ==, 1);
+  g_assert_true (g_str_has_prefix (err, expected));
+  g_assert_cmpstr (out, ==, "");
+}
+
+static void
+test_check_bad_plugin (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autofree char *broken = copy_plugin (f->dir, "plugins-zoo", "zoo-no-version.so");
+  g_autofree char *text = g_strdup_printf (
+    "plugins:\n"
+    "  - {id: slow, path: '%s'}\n"
+    "  - {id: good, path: '%s'}\n", f->slow, broken);
+  g_autofree char *config = write_config (f, "c.yaml", text);
+  g_autofree char *out = NULL, *err = NULL;
+  const char *args[] = { "--check", "--config", config, NULL };
+
+  g_assert_cmpint (run_host (args, &out, &err), ==, 1);
+  g_assert_nonnull (strstr (out, "plugins: 1 loaded, 1 failed"));
+  g_assert_nonnull (strstr (out, "FAILED  good"));
+  g_assert_nonnull (strstr (out, "zoo-no-version.so"));
+}
+
+static void
+test_run_outcomes (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autofree char *text = g_strdup_printf ("plugins: [{id: slow, path: '%s'}]\n", f->slow);
+  g_autofree char *config = write_config (f, "run.yaml", text);
+  g_autoptr(JsonNode) job = NULL;
+  g_autoptr(GError) error = NULL;
+
+  {
+    g_autofree char *out = NULL, *err = NULL;
+    const char *args[] = { "-c", config, "--run", "slow:work", "--args", "{\"steps\": 5}", NULL };
+    JsonObject *obj;
+
+    g_assert_cmpint (run_host (args, &out, &err), ==, 0);
+    job = json_from_string (out, &error);
+    g_assert_no_error (error);
+    obj = json_node_get_object (job);
+    g_assert_cmpstr (json_object_get_string_member (obj, "status"), ==, "completed");
+    g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (obj, "result"), "steps"), ==, 5);
+    g_assert_nonnull (strstr (err, "job-progress"));
+  }
+  {
+    g_autofree char *out = NULL, *err = NULL;
+    const char *args[] = { "-c", config, "--run", "slow:fail", NULL };
+
+    g_assert_cmpint (run_host (args, &out, &err), ==, 1);
+    g_assert_nonnull (strstr (out, "\"failed\""));
+    g_assert_nonnull (strstr (err, "slow failure on purpose"));
+  }
+  {
+    g_autofree char *out = NULL, *err = NULL;
+    const char *args[] = { "-c", config, "--run", "slow:nothing", NULL };
+
+    g_assert_cmpint (run_host (args, &out, &err), ==, 3);
+    g_assert_nonnull (strstr (err, "has no entry “nothing”"));
+  }
+  {
+    g_autofree char *out = NULL, *err = NULL;
+    const char *args[] = { "-c", config, "--run", "slow", NULL };
+
+    g_assert_cmpint (run_host (args, &out, &err), ==, 2);
+  }
+  {
+    g_autofree char *out = NULL, *err = NULL;
+    const char *args[] = { "-c", config, "--run", "slow:work", "--args", "{nope", NULL };
+
+    g_assert_cmpint (run_host (args, &out, &err), ==, 2);
+    g_assert_nonnull (strstr (err, "--args"));
+  }
+}
+
+static void
+test_run_without_config (Fixture       *f,
+                         gconstpointer  data)
+{
+  /* By id, from --plugin-dir: the file's stem is the id. */
+  g_autofree char *out = NULL, *err = NULL;
+  const char *args[] = { "--plugin-dir", f->dir, "--run", "slow:work", NULL };
+
+  g_assert_cmpint (run_host (args, &out, &err), ==, 0);
+  g_assert_nonnull (strstr (out, "\"completed\""));
+}
+
+static void
+test_usage_and_version (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  g_autofree char *out2 = NULL, *err2 = NULL;
+  g_autofree char *out3 = NULL, *err3 = NULL;
+  const char *version[] = { "--version", NULL };
+  const char *none[] = { NULL };
+  const char *both[] = { "--check", "--once", "-c", "x.yaml", NULL };
+
+  g_assert_cmpint (run_host (version, &out, &err), ==, 0);
+  g_assert_true (g_str_has_prefix (out, "jupiter-host " PACKAGE_VERSION));
+  g_assert_cmpint (run_host (none, &out2, &err2), ==, 2);
+  g_assert_nonnull (strstr (err2, "--config"));
+  g_assert_cmpint (run_host (both, &out3, &err3), ==, 2);
+}
+
+static void
+test_once_exports (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autofree char *export = g_build_filename (f->dir, "jobs.json", NULL);
+  g_autofree char *text = g_strdup_printf (
+    "host: {export_on_exit: {path: jobs.json}}\n"
+    "plugins: [{id: slow, path: '%s'}, {id: good, path: '%s'}]\n"
+    "jobs:\n"
+    "  - {plugin: slow, entry: work, args: {steps: 2}}\n"
+    "  - {plugin: good, entry: hello, args: {name: once}}\n"
+    "  - {plugin: slow, entry: block, every: 1h}\n", f->slow, f->good);
+  g_autofree char *config = write_config (f, "once.yaml", text);
+  g_autofree char *out = NULL, *err = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  const char *args[] = { "--once", "--json-log", "--config", config, NULL };
+  g_auto(GStrv) lines = NULL;
+  JsonObject *root;
+  JsonArray *jobs;
+
+  g_assert_cmpint (run_host (args, &out, &err), ==, 0);
+  g_assert_true (json_parser_load_from_file (parser, export, &error));
+  g_assert_no_error (error);
+  root = json_node_get_object (json_parser_get_root (parser));
+  g_assert_cmpint (json_object_get_int_member (root, "total_jobs"), ==, 2);
+  jobs = json_object_get_array_member (root, "jobs");
+  for (guint i = 0; i < 2; i++)
+    g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (jobs, i), "status"),
+                     ==, "completed");
+
+  /* --json-log: every line is one JSON object with an event. */
+  lines = g_strsplit (err, "\n", -1);
+  for (guint i = 0; lines[i] && *lines[i]; i++)
+    {
+      g_autoptr(JsonNode) line = json_from_string (lines[i], &error);
+
+      g_assert_no_error (error);
+      g_assert_true (JSON_NODE_HOLDS_OBJECT (line));
+      g_assert_true (json_object_has_member (json_node_get_object (line), "level"));
+    }
+  g_assert_nonnull (strstr (err, "\"event\":\"job-completed\""));
+  g_assert_nonnull (strstr (err, "\"duration_ms\":"));
+}
+
+static void
+test_once_failure (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autofree char *text = g_strdup_printf (
+    "plugins: [{id: slow, path: '%s'}]\n"
+    "jobs: [{plugin: slow, entry: fail}, {plugin: slow, entry: work}]\n", f->slow);
+  g_autofree char *config = write_config (f, "fail.yaml", text);
+  g_autofree char *out = NULL, *err = NULL;
+  const char *args[] = { "--once", "--config", config, NULL };
+
+  g_assert_cmpint (run_host (args, &out, &err), ==, 1);
+  g_assert_nonnull (strstr (err, "job-failed"));
+  g_assert_nonnull (strstr (err, "job-completed"));
+}
+
+/* Reads stderr lines until one contains @needle. */
+static void
+read_until (GDataInputStream *in,
+            const char       *needle)
+{
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *line = g_data_input_stream_read_line_utf8 (in, NULL, NULL, &error);
+
+      g_assert_no_error (error);
+      if (line == NULL)
+        g_error ("jupiter-host ended before logging “%s”", needle);
+      if (g_test_verbose ())
+        g_test_message ("host: %s", line);
+      if (strstr (line, needle))
+        return;
+    }
+}
+
+static GSubprocess *
+spawn_host (const char        *config,
+            GDataInputStream **err)
+{
+  g_autoptr(GError) error = NULL;
+  GSubprocess *process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                                           &error, host_exe (), "--config", config, NULL);
+
+  g_assert_no_error (error);
+  *err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (process));
+  return process;
+}
+
+static void
+drain_and_wait (GSubprocess      *process,
+                GDataInputStream *err)
+{
+  g_autoptr(GError) error = NULL;
+  while (TRUE)
+    {
+      g_autofree char *line = g_data_input_stream_read_line_utf8 (err, NULL, NULL, &error);
+
+      g_assert_no_error (error);
+      if (line == NULL)
+        break;
+      if (g_test_verbose ())
+        g_test_message ("host: %s", line);
+    }
+  g_subprocess_wait (process, NULL, &error);
+  g_assert_no_error (error);
+}
+
+static void
+test_sigterm_clean_shutdown (Fixture       *f,
+                             gconstpointer  data)
+{
+  g_autofree char *marker_slow = g_build_filename (f->dir, "marker-slow", NULL);
+  g_autofree char *marker_good = g_build_filename (f->dir, "marker-good", NULL);
+  g_autofree char *export = g_build_filename (f->dir, "jobs.json", NULL);
+  g_autofree char *text = g_strdup_printf (
+    "host: {shutdown_grace: 100ms, export_on_exit: {path: jobs.json}}\n"
+    "plugins:\n"
+    "  - {id: slow, path: '%s', max_concurrent: 1, config: {shutdown_marker: '%s'}}\n"
+    "  - {id: good, path: '%s', config: {shutdown_marker: '%s'}}\n"
+    "jobs:\n"
+    "  - {name: first, plugin: slow, entry: block}\n"
+    "  - {name: second, plugin: slow, entry: block}\n",
+    f->slow, marker_slow, f->good, marker_good);
+  g_autofree char *config = write_config (f, "svc.yaml", text);
+  g_autoptr(GDataInputStream) err = NULL;
+  g_autoptr(GSubprocess) process = spawn_host (config, &err);
+  g_autofree char *slow_mark = NULL, *good_mark = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  JsonArray *jobs;
+
+  read_until (err, "job-started");
+  g_subprocess_send_signal (process, SIGTERM);
+  drain_and_wait (process, err);
+  g_assert_true (g_subprocess_get_if_exited (process));
+  g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 0);
+
+  /* Every plugin's shutdown ran. */
+  slow_mark = read_file (marker_slow);
+  g_assert_cmpstr (slow_mark, ==, "slow\n");
+  good_mark = read_file (marker_good);
+  g_assert_cmpstr (good_mark, ==, "good");
+
+  /* The export holds both jobs, cancelled: the running one after the
+   * grace period, the pending one at once. */
+  g_assert_true (json_parser_load_from_file (parser, export, &error));
+  g_assert_no_error (error);
+  jobs = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)), "jobs");
+  g_assert_cmpuint (json_array_get_length (jobs), ==, 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      JsonObject *job = json_array_get_object_element (jobs, i);
+
+      g_assert_cmpstr (json_object_get_string_member (job, "status"), ==, "cancelled");
+      g_assert_cmpstr (json_object_get_string_member (job, "plugin_id"), ==, "slow");
+    }
+}
+
+static void
+test_second_sigterm (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autofree char *marker = g_build_filename (f->dir, "marker-slow", NULL);
+  g_autofree char *export = g_build_filename (f->dir, "jobs.json", NULL);
+  g_autofree char *text = g_strdup_printf (
+    "host: {shutdown_grace: 1h, export_on_exit: {path: jobs.json}}\n"
+    "plugins:\n"
+    "  - {id: slow, path: '%s', max_concurrent: 1, config: {shutdown_marker: '%s'}}\n"
+    "jobs:\n"
+    "  - {plugin: slow, entry: stubborn}\n"
+    "  - {plugin: slow, entry: work}\n",
+    f->slow, marker);
+  g_autofree char *config = write_config (f, "svc.yaml", text);
+  g_autoptr(GDataInputStream) err = NULL;
+  g_autoptr(GSubprocess) process = spawn_host (config, &err);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  JsonArray *jobs;
+  guint running = 0, cancelled = 0;
+
+  read_until (err, "job-started");
+  g_subprocess_send_signal (process, SIGTERM);
+  read_until (err, "shutdown pending=");
+  /* The grace period is an hour and the job ignores cancellation: only
+   * the second signal can end this test before its timeout. */
+  g_subprocess_send_signal (process, SIGTERM);
+  drain_and_wait (process, err);
+  g_assert_true (g_subprocess_get_if_exited (process));
+  g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 4);
+  g_assert_false (g_file_test (marker, G_FILE_TEST_EXISTS));
+
+  g_assert_true (json_parser_load_from_file (parser, export, &error));
+  g_assert_no_error (error);
+  jobs = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)), "jobs");
+  g_assert_cmpuint (json_array_get_length (jobs), ==, 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      const char *status = json_object_get_string_member (json_array_get_object_element (jobs, i), "status");
+
+      if (g_str_equal (status, "running"))
+        running++;
+      else if (g_str_equal (status, "cancelled"))
+        cancelled++;
+    }
+  g_assert_cmpuint (running, ==, 1);
+  g_assert_cmpuint (cancelled, ==, 1);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func) \
+  g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+  ADD ("/host-cli/check-good", test_check_good);
+  ADD ("/host-cli/check-bad-config", test_check_bad_config);
+  ADD ("/host-cli/check-bad-plugin", test_check_bad_plugin);
+  ADD ("/host-cli/run-outcomes", test_run_outcomes);
+  ADD ("/host-cli/run-without-config", test_run_without_config);
+  ADD ("/host-cli/usage-and-version", test_usage_and_version);
+  ADD ("/host-cli/once-exports", test_once_exports);
+  ADD ("/host-cli/once-failure", test_once_failure);
+  ADD ("/host-cli/sigterm-clean-shutdown", test_sigterm_clean_shutdown);
+  ADD ("/host-cli/second-sigterm", test_second_sigterm);
+#undef ADD
+
+  return g_test_run ();
+}
