@@ -1516,6 +1516,110 @@ test_shutdown (Fixture       *f,
 }
 
 static void
+shutdown_async_done (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      data)
+{
+  *(GAsyncResult **) data = g_object_ref (result);
+}
+
+/* The asynchronous shutdown: pending jobs cancelled at once, the grace
+ * period a timer on the owner context (which keeps running), a
+ * cancellable that ends the wait early, and a later call that finds
+ * nothing running. */
+static void
+test_shutdown_async (Fixture       *f,
+                     gconstpointer  data)
+{
+  Gate gate;
+  g_autofree char *running = NULL;
+  g_autofree char *pending = NULL;
+  g_autoptr(GCancellable) cut = g_cancellable_new ();
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GAsyncResult) again = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JupiterJob) job = NULL;
+  gboolean cut_mode = GPOINTER_TO_INT (data);
+
+  /* The job ignores cancellation until the gate opens, so it is still
+   * running when the wait ends, whichever way it ends. */
+  gate_init (&gate, FALSE);
+  jupiter_job_manager_set_max_concurrent (f->manager, 1);
+  running = submit (f, "running", NULL, job_gate, &gate);
+  pending = submit (f, "pending", NULL, job_echo, NULL);
+  gate_wait_entered (&gate, 1);
+
+  /* A grace of an hour: only the cancellable can end it; a grace of 10 ms:
+   * the timer does. */
+  jupiter_job_manager_shutdown_async (f->manager, cut_mode ? G_TIME_SPAN_HOUR : 10 * 1000,
+                                      cut, shutdown_async_done, &result);
+  g_assert_true (jupiter_job_manager_is_shutting_down (f->manager));
+  g_assert_cmpint (status_of (f, pending), ==, JUPITER_JOB_STATUS_CANCELLED);
+  g_assert_cmpuint (jupiter_job_manager_get_n_running_functions (f->manager), ==, 1);
+  if (cut_mode)
+    {
+      /* Nothing finishes it while the job runs and the cancellable is not
+       * cancelled. */
+      while (g_main_context_iteration (f->context, FALSE))
+        ;
+      g_assert_null (result);
+      g_cancellable_cancel (cut);
+    }
+  while (result == NULL)
+    g_main_context_iteration (f->context, TRUE);
+  g_assert_false (jupiter_job_manager_shutdown_finish (f->manager, result, &error));
+  if (cut_mode)
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  else
+    g_assert_error (error, JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_TIMED_OUT);
+  g_assert_nonnull (strstr (error->message, "1 job"));
+  g_clear_error (&error);
+
+  /* The running job was cancelled when the wait ended: once it returns it
+   * is CANCELLED, its result dropped, and a second call finishes with
+   * nothing running. */
+  gate_open (&gate);
+  job = wait_job (f, running);
+  g_assert_cmpint (jupiter_job_get_status (job), ==, JUPITER_JOB_STATUS_CANCELLED);
+  jupiter_job_manager_shutdown_async (f->manager, G_TIME_SPAN_HOUR, NULL, shutdown_async_done, &again);
+  while (again == NULL)
+    g_main_context_iteration (f->context, TRUE);
+  g_assert_true (jupiter_job_manager_shutdown_finish (f->manager, again, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (jupiter_job_manager_get_n_running_functions (f->manager), ==, 0);
+  gate_clear (&gate);
+}
+
+/* Jobs that finish within the grace period: the wait ends when the last
+ * one has returned and its signal went out, not at the deadline. */
+static void
+test_shutdown_async_drains (Fixture       *f,
+                            gconstpointer  data)
+{
+  Gate gate;
+  g_autofree char *running = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  gate_init (&gate, FALSE);
+  running = submit (f, "running", NULL, job_gate, &gate);
+  gate_wait_entered (&gate, 1);
+  jupiter_job_manager_shutdown_async (f->manager, G_TIME_SPAN_HOUR, NULL, shutdown_async_done, &result);
+  while (g_main_context_iteration (f->context, FALSE))
+    ;
+  g_assert_null (result);
+  gate_open (&gate);
+  while (result == NULL)
+    g_main_context_iteration (f->context, TRUE);
+  g_assert_true (jupiter_job_manager_shutdown_finish (f->manager, result, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (status_of (f, running), ==, JUPITER_JOB_STATUS_COMPLETED);
+  /* Its terminal signal was delivered before the shutdown finished. */
+  g_assert_cmpstr (events_of (f, running), ==, "SC");
+  gate_clear (&gate);
+}
+
+static void
 test_shutdown_grace (Fixture       *f,
                      gconstpointer  data)
 {
@@ -2122,6 +2226,11 @@ main (int   argc,
   ADD ("wait/async", test_wait_async);
   ADD ("shutdown/grace-expired", test_shutdown);
   ADD ("shutdown/cancels-unstarted", test_shutdown_grace);
+  g_test_add ("/job-manager/shutdown/async-grace-timer", Fixture, GINT_TO_POINTER (FALSE),
+              fixture_setup, test_shutdown_async, fixture_teardown);
+  g_test_add ("/job-manager/shutdown/async-cut-short", Fixture, GINT_TO_POINTER (TRUE),
+              fixture_setup, test_shutdown_async, fixture_teardown);
+  ADD ("shutdown/async-drains", test_shutdown_async_drains);
   ADD ("stress", test_stress);
   ADD ("regression/wait-in-handler", test_wait_in_handler);
   ADD ("regression/wait-cancellable-cancels-job", test_wait_cancellable_cancels_job);
