@@ -16,6 +16,7 @@
 
 #include <jupiter/jupiter.h>
 
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,7 @@ main (int   argc,
   JupiterJobManager *manager;
   Embed embed = { 0 };
 
+  setlocale (LC_ALL, "");
   if (argc < 2)
     {
       fprintf (stderr, "usage: jupiter-embed CONFIG [PLUGIN-DIR...]\n");

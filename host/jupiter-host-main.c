@@ -31,6 +31,7 @@
 
 #include <glib-unix.h>
 #include <locale.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,152 @@ json_key (const char *field_key)
   return g_ascii_strdown (key, -1);
 }
 
+/* Appends @text as a JSON string: valid UTF-8, control characters escaped. */
+static void
+json_append_string (GString    *out,
+                    const char *text)
+{
+  g_autofree char *valid = g_utf8_make_valid (text, -1);
+
+  g_string_append_c (out, '"');
+  for (const unsigned char *p = (const unsigned char *) valid; *p; p++)
+    {
+      if (*p == '"' || *p == '\\')
+        g_string_append_printf (out, "\\%c", *p);
+      else if (*p == '\n')
+        g_string_append (out, "\\n");
+      else if (*p == '\t')
+        g_string_append (out, "\\t");
+      else if (*p < 0x20)
+        g_string_append_printf (out, "\\u%04x", *p);
+      else
+        g_string_append_c (out, (char) *p);
+    }
+  g_string_append_c (out, '"');
+}
+
+/* The shortest text that reads back as @value, as a JSON number (null for
+ * what JSON cannot hold). */
+static void
+json_append_double (GString *out,
+                    double   value)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  if (!isfinite (value))
+    {
+      g_string_append (out, "null");
+      return;
+    }
+  for (int precision = 1; precision <= 17; precision++)
+    {
+      char format[8];
+
+      g_snprintf (format, sizeof format, "%%.%dg", precision);
+      g_ascii_formatd (buf, sizeof buf, format, value);
+      if (g_ascii_strtod (buf, NULL) == value)
+        break;
+    }
+  g_string_append (out, buf);
+  if (strpbrk (buf, ".eE") == NULL)
+    g_string_append (out, ".0");
+}
+
+/* A JSON value, indented by @indent levels when @pretty. */
+static void
+json_append_node (GString  *out,
+                  JsonNode *node,
+                  gboolean  pretty,
+                  guint     indent)
+{
+  const char *nl = pretty ? "\n" : "";
+
+  switch (node ? json_node_get_node_type (node) : JSON_NODE_NULL)
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObject *obj = json_node_get_object (node);
+        g_autoptr(GList) members = json_object_get_members (obj);
+
+        if (members == NULL)
+          {
+            g_string_append (out, "{}");
+            break;
+          }
+        g_string_append_printf (out, "{%s", nl);
+        for (GList *l = members; l; l = l->next)
+          {
+            if (pretty)
+              g_string_append_printf (out, "%*s", (indent + 1) * 2, "");
+            json_append_string (out, l->data);
+            g_string_append (out, pretty ? ": " : ":");
+            json_append_node (out, json_object_get_member (obj, l->data), pretty, indent + 1);
+            g_string_append_printf (out, "%s%s", l->next ? "," : "", nl);
+          }
+        if (pretty)
+          g_string_append_printf (out, "%*s", indent * 2, "");
+        g_string_append_c (out, '}');
+      }
+      break;
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+        guint n = json_array_get_length (array);
+
+        if (n == 0)
+          {
+            g_string_append (out, "[]");
+            break;
+          }
+        g_string_append_printf (out, "[%s", nl);
+        for (guint i = 0; i < n; i++)
+          {
+            if (pretty)
+              g_string_append_printf (out, "%*s", (indent + 1) * 2, "");
+            json_append_node (out, json_array_get_element (array, i), pretty, indent + 1);
+            g_string_append_printf (out, "%s%s", i + 1 < n ? "," : "", nl);
+          }
+        if (pretty)
+          g_string_append_printf (out, "%*s", indent * 2, "");
+        g_string_append_c (out, ']');
+      }
+      break;
+    case JSON_NODE_VALUE:
+      switch (json_node_get_value_type (node))
+        {
+        case G_TYPE_INT64:
+          g_string_append_printf (out, "%" G_GINT64_FORMAT, json_node_get_int (node));
+          break;
+        case G_TYPE_DOUBLE:
+          json_append_double (out, json_node_get_double (node));
+          break;
+        case G_TYPE_BOOLEAN:
+          g_string_append (out, json_node_get_boolean (node) ? "true" : "false");
+          break;
+        default:
+          json_append_string (out, json_node_get_string (node));
+          break;
+        }
+      break;
+    case JSON_NODE_NULL:
+    default:
+      g_string_append (out, "null");
+      break;
+    }
+}
+
+/* Fields whose values are numbers in the JSON log. */
+static gboolean
+numeric_key (const char *key)
+{
+  static const char * const keys[] = {
+    "duration_ms", "progress", "consecutive_failures", "retry_in_s", "jobs",
+    "pending", "running", "running_functions", "skipped", NULL
+  };
+
+  return g_strv_contains (keys, key);
+}
+
 static GLogWriterOutput
 writer (GLogLevelFlags   level,
         const GLogField *fields,
@@ -105,9 +252,10 @@ writer (GLogLevelFlags   level,
 {
   g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
   g_autofree char *stamp = g_date_time_format (now, "%Y-%m-%dT%H:%M:%S.%fZ");
+  g_autoptr(GString) line = g_string_new (NULL);
   const char *domain = NULL;
   g_autofree char *message = NULL;
-  g_autofree char *line = NULL;
+  gboolean event = FALSE;
 
   for (gsize i = 0; i < n_fields; i++)
     {
@@ -115,6 +263,8 @@ writer (GLogLevelFlags   level,
         domain = fields[i].value;
       else if (g_str_equal (fields[i].key, "MESSAGE"))
         message = field_text (&fields[i]);
+      else if (g_str_equal (fields[i].key, "JUPITER_EVENT"))
+        event = TRUE;
     }
 
   /* Debug records only with --verbose or G_MESSAGES_DEBUG. */
@@ -124,52 +274,59 @@ writer (GLogLevelFlags   level,
 
   if (opt_json_log)
     {
-      g_autoptr(JsonBuilder) builder = json_builder_new ();
-      g_autoptr(JsonNode) root = NULL;
-
-      json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "time");
-      json_builder_add_string_value (builder, stamp);
-      json_builder_set_member_name (builder, "level");
-      json_builder_add_string_value (builder, level_name (level));
-      json_builder_set_member_name (builder, "domain");
-      json_builder_add_string_value (builder, domain ? domain : "");
-      json_builder_set_member_name (builder, "message");
-      json_builder_add_string_value (builder, message ? message : "");
+      g_string_append (line, "{\"time\":");
+      json_append_string (line, stamp);
+      g_string_append (line, ",\"level\":");
+      json_append_string (line, level_name (level));
+      g_string_append (line, ",\"domain\":");
+      json_append_string (line, domain ? domain : "");
+      g_string_append (line, ",\"message\":");
+      json_append_string (line, message ? message : "");
       for (gsize i = 0; i < n_fields; i++)
         {
           g_autofree char *key = NULL;
           g_autofree char *value = NULL;
+          char *end = NULL;
 
           if (!g_str_has_prefix (fields[i].key, "JUPITER_"))
             continue;
           key = json_key (fields[i].key);
           value = field_text (&fields[i]);
-          json_builder_set_member_name (builder, key);
-          /* Numbers stay numbers. */
-          if (g_str_equal (key, "duration_ms") || g_str_equal (key, "progress") ||
-              g_str_equal (key, "consecutive_failures"))
-            json_builder_add_double_value (builder, g_ascii_strtod (value, NULL));
+          g_string_append_c (line, ',');
+          json_append_string (line, key);
+          g_string_append_c (line, ':');
+          /* Numbers stay numbers, as the library formatted them. */
+          if (numeric_key (key) && *value && (g_ascii_strtod (value, &end), *end == '\0'))
+            g_string_append (line, value);
           else
-            json_builder_add_string_value (builder, value);
+            json_append_string (line, value);
         }
-      json_builder_end_object (builder);
-      root = json_builder_get_root (builder);
-      line = json_to_string (root, FALSE);
+      g_string_append_c (line, '}');
     }
   else
     {
       const char *shown = domain && !g_str_equal (domain, "Jupiter") ? domain : NULL;
 
-      line = g_strdup_printf ("%s %-7s %s%s%s", stamp, level_name (level),
-                              shown ? shown : "", shown ? ": " : "", message ? message : "");
+      g_string_append_printf (line, "%s %-7s ", stamp, level_name (level));
+      if (shown)
+        g_string_append_printf (line, "%s: ", shown);
+      /* A record a job logged (jupiter_job_context_log()): say which job. */
+      if (!event)
+        for (gsize i = 0; i < n_fields; i++)
+          if (g_str_equal (fields[i].key, "JUPITER_JOB_ID"))
+            {
+              g_autofree char *id = field_text (&fields[i]);
+
+              g_string_append_printf (line, "job id=%s: ", id);
+            }
+      g_string_append (line, message ? message : "");
     }
 
   /* One write per record, so lines from threads never interleave. */
+  g_string_append_c (line, '\n');
   {
-    g_autofree char *out = g_strconcat (line, "\n", NULL);
-    gsize len = strlen (out);
-    const char *p = out;
+    const char *p = line->str;
+    gsize len = line->len;
 
     while (len > 0)
       {
@@ -264,6 +421,12 @@ begin_shutdown (App *app)
   jupiter_host_shutdown_async (app->host, NULL, shutdown_done_cb, app);
 }
 
+static void
+begin_shutdown_idle (gpointer data)
+{
+  begin_shutdown (data);
+}
+
 static gboolean
 on_signal (gpointer data)
 {
@@ -309,8 +472,10 @@ job_waited_cb (GObject      *source,
     app->any_job_failed = TRUE;
   if (job && app->run_job == NULL && app->waiting == 1)
     app->run_job = jupiter_job_ref (job);
+  /* This runs inside the manager's delivery of signals: start the shutdown
+   * from an idle callback, after the signals still queued went out. */
   if (--app->waiting == 0)
-    begin_shutdown (app);
+    g_idle_add_once (begin_shutdown_idle, app);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -380,10 +545,12 @@ main (int   argc,
   g_option_context_set_summary (context,
     "Runs Jupiter plugins' entry points as jobs, as a configuration file says.");
   g_option_context_set_description (context,
-    "Exit status: 0 success; 1 a job failed, or --check found a problem; 2 bad command line;\n"
-    "3 could not start (invalid configuration, plugin or entry unavailable for --run);\n"
-    "4 a job function was still running at exit (plugins not shut down).\n"
-    "SIGINT or SIGTERM starts a graceful shutdown; a second one ends the grace period at once.\n");
+    "Exit status: 0 success; 1 a job failed or was cancelled, --check or --list-plugins found a\n"
+    "problem, or the export on exit failed; 2 bad command line; 3 could not start (invalid\n"
+    "configuration, or --run's plugin or entry unavailable); 4 a job function was still running\n"
+    "at exit (the plugins were not shut down).\n"
+    "SIGINT or SIGTERM starts a graceful shutdown; a second one ends the grace period at once.\n"
+    "--plugin-dir names a directory that holds ID.so files itself (not searched recursively).\n");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
@@ -434,13 +601,24 @@ main (int   argc,
   app.host = host;
   app.loop = loop;
   for (guint i = 0; opt_plugin_dirs && opt_plugin_dirs[i]; i++)
-    jupiter_host_add_plugin_dir (host, opt_plugin_dirs[i]);
+    {
+      if (!g_file_test (opt_plugin_dirs[i], G_FILE_TEST_IS_DIR))
+        {
+          g_printerr ("jupiter-host: --plugin-dir %s: not a directory\n", opt_plugin_dirs[i]);
+          return EXIT_USAGE;
+        }
+      jupiter_host_add_plugin_dir (host, opt_plugin_dirs[i]);
+    }
 
   if (opt_config && !jupiter_host_load_config (host, opt_config, &error))
     {
       g_printerr ("jupiter-host: %s\n", error->message);
-      return opt_check ? EXIT_JOB_FAILED : EXIT_NOT_STARTED;
+      return opt_check || opt_list ? EXIT_JOB_FAILED : EXIT_NOT_STARTED;
     }
+  /* Only a run of the configured jobs (the service, --once) exports: a
+   * check, a listing or a single --run must not replace the last export. */
+  if (opt_check || opt_list || opt_run)
+    jupiter_host_set_export_path (host, NULL);
 
   /* Signals from here on: a shutdown runs on the loop below. */
   g_unix_signal_add (SIGINT, on_signal, &app);
@@ -458,9 +636,27 @@ main (int   argc,
 
   if (opt_check || opt_list)
     {
+      g_auto(GStrv) disabled = jupiter_host_dup_disabled_plugins (host);
+      g_autoptr(GPtrArray) problems = jupiter_host_check_jobs (host);
+
+      for (guint i = 0; disabled[i]; i++)
+        printf ("disabled %s\n", disabled[i]);
       if (opt_check)
-        printf ("%s: configuration valid; plugins: %u loaded, %u failed\n", opt_config,
-                counts.loaded, counts.failed);
+        {
+          for (guint i = 0; i < problems->len; i++)
+            printf ("JOB     %s\n", ((GError *) g_ptr_array_index (problems, i))->message);
+          printf ("%s: configuration valid; plugins: %u loaded, %u failed, %u disabled; "
+                  "jobs: %u that cannot run\n", opt_config, counts.loaded, counts.failed,
+                  g_strv_length (disabled), problems->len);
+          failed += problems->len;
+        }
+      else if (counts.loaded + counts.failed + g_strv_length (disabled) == 0)
+        {
+          g_auto(GStrv) dirs = jupiter_plugin_loader_get_search_path (jupiter_host_get_plugin_loader (host));
+          g_autofree char *path = g_strjoinv (", ", dirs);
+
+          g_printerr ("jupiter-host: no plugins found (searched, without descending: %s)\n", path);
+        }
       fflush (stdout);
       begin_shutdown (&app);
       return run_until_shut_down (&app, failed > 0 ? EXIT_JOB_FAILED : EXIT_OK);
@@ -485,9 +681,10 @@ main (int   argc,
       if (app.run_job)
         {
           g_autoptr(JsonNode) json = jupiter_job_to_json (app.run_job, TRUE);
-          g_autofree char *text = json_to_string (json, TRUE);
+          g_autoptr(GString) text = g_string_new (NULL);
 
-          printf ("%s\n", text);
+          json_append_node (text, json, TRUE, 0);
+          printf ("%s\n", text->str);
           fflush (stdout);
         }
       /* No job: a signal ended the wait (and cancelled the job). */

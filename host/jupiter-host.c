@@ -4,6 +4,7 @@
 
 #include "jupiter-host.h"
 #include "jupiter-config-private.h"
+#include "jupiter-job-manager-private.h"
 #include "jupiter-plugin-loader-private.h"
 
 #include <string.h>
@@ -54,6 +55,8 @@
  * cancellation return at once, so this only bounds the wait for those that
  * do not. */
 #define SHUTDOWN_SETTLE        (5 * G_USEC_PER_SEC)
+/* The same after jupiter_host_shutdown_now(): short, the caller wants out. */
+#define SHUTDOWN_CUT_SETTLE    (1 * G_USEC_PER_SEC)
 
 typedef struct {
   JupiterConfigPlugin *conf;       /* NULL for a discovered plugin */
@@ -174,27 +177,6 @@ record_send (LogRecord     *rec,
   g_log_structured_array (level, rec->fields, rec->n);
 }
 
-/* A host-level event (no job): plugin loaded or failed, tick skipped,
- * shutdown steps. */
-static void G_GNUC_PRINTF (4, 5)
-log_event (GLogLevelFlags level,
-           const char    *event,
-           const char    *plugin_id,
-           const char    *format,
-           ...)
-{
-  LogRecord rec = { 0 };
-  g_autofree char *message = NULL;
-  va_list args;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-  record_add (&rec, "JUPITER_EVENT", event);
-  record_add (&rec, "JUPITER_PLUGIN", plugin_id);
-  record_send (&rec, level, message);
-}
-
 /* Quotes @text for a key=value line when it holds spaces or quotes. */
 static void
 append_value (GString    *line,
@@ -223,6 +205,41 @@ append_value (GString    *line,
         g_string_append_c (line, *p);
     }
   g_string_append_c (line, '"');
+}
+
+/* A host-level event (no job): plugin loaded or failed, tick skipped,
+ * shutdown steps. The arguments after @event are pairs of a key and a
+ * value (NULL values skipped), ending with NULL: each becomes `key=value`
+ * in the message and the field `JUPITER_KEY`. */
+static void
+log_event (GLogLevelFlags level,
+           const char    *event,
+           ...)
+{
+  LogRecord rec = { 0 };
+  g_autoptr(GString) line = g_string_new (event);
+  g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
+  const char *key;
+  va_list args;
+
+  record_add (&rec, "JUPITER_EVENT", event);
+  va_start (args, event);
+  while ((key = va_arg (args, const char *)) != NULL)
+    {
+      const char *value = va_arg (args, const char *);
+      char *field;
+
+      if (value == NULL)
+        continue;
+      append_value (line, key, value);
+      /* As the job records and jupiter_job_context_log() name it. */
+      field = g_ascii_strup (g_str_equal (key, "plugin") ? "plugin_id" : key, -1);
+      g_ptr_array_add (keys, g_strconcat ("JUPITER_", field, NULL));
+      g_free (field);
+      record_add (&rec, g_ptr_array_index (keys, keys->len - 1), value);
+    }
+  va_end (args);
+  record_send (&rec, level, line->str);
 }
 
 static void
@@ -262,7 +279,7 @@ log_job_event (const char *event,
   record_add (&rec, "JUPITER_EVENT", event);
   record_add (&rec, "JUPITER_JOB_ID", jupiter_job_get_id (job));
   record_add (&rec, "JUPITER_JOB_NAME", jupiter_job_get_name (job));
-  record_add (&rec, "JUPITER_PLUGIN", plugin);
+  record_add (&rec, "JUPITER_PLUGIN_ID", plugin);
   record_add (&rec, "JUPITER_ENTRY", entry);
   record_add (&rec, "JUPITER_STATUS", jupiter_job_status_to_string (status));
   if (*duration)
@@ -319,6 +336,7 @@ on_breaker_state_changed (JupiterCircuitBreakerRegistry *registry,
   g_autoptr(GString) line = g_string_new ("breaker-state-changed");
   const char *plugin = jupiter_circuit_breaker_get_plugin_id (breaker);
   char failures[24];
+  char retry[G_ASCII_DTOSTR_BUF_SIZE] = "";
 
   append_value (line, "plugin", plugin);
   append_value (line, "from", jupiter_circuit_state_to_string (old_state));
@@ -326,8 +344,6 @@ on_breaker_state_changed (JupiterCircuitBreakerRegistry *registry,
   g_snprintf (failures, sizeof failures, "%u", jupiter_circuit_breaker_get_consecutive_failures (breaker));
   if (new_state == JUPITER_CIRCUIT_STATE_OPEN)
     {
-      char retry[32];
-
       g_string_append_printf (line, " consecutive_failures=%s", failures);
       g_ascii_formatd (retry, sizeof retry, "%.1f",
                        jupiter_circuit_breaker_get_retry_in (breaker) / (double) G_USEC_PER_SEC);
@@ -335,12 +351,13 @@ on_breaker_state_changed (JupiterCircuitBreakerRegistry *registry,
     }
 
   record_add (&rec, "JUPITER_EVENT", "breaker-state-changed");
-  record_add (&rec, "JUPITER_PLUGIN", plugin);
+  record_add (&rec, "JUPITER_PLUGIN_ID", plugin);
   record_add (&rec, "JUPITER_BREAKER_FROM", jupiter_circuit_state_to_string (old_state));
   record_add (&rec, "JUPITER_BREAKER_TO", jupiter_circuit_state_to_string (new_state));
   record_add (&rec, "JUPITER_CONSECUTIVE_FAILURES", failures);
-  record_send (&rec, new_state == JUPITER_CIRCUIT_STATE_OPEN ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_INFO,
-               line->str);
+  if (*retry)
+    record_add (&rec, "JUPITER_RETRY_IN_S", retry);
+  record_send (&rec, G_LOG_LEVEL_INFO, line->str);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -375,8 +392,7 @@ plugin_failed (JupiterHost *self,
 {
   hp->state = JUPITER_PLUGIN_STATE_FAILED;
   hp->error = error;
-  log_event (G_LOG_LEVEL_WARNING, "plugin-failed", hp->id, "plugin-failed plugin=%s error=\"%s\"",
-             hp->id, error->message);
+  log_event (G_LOG_LEVEL_WARNING, "plugin-failed", "plugin", hp->id, "error", error->message, NULL);
   g_signal_emit (self, signals[SIGNAL_PLUGIN_FAILED], g_quark_from_string (hp->id), hp->id, error);
 }
 
@@ -390,9 +406,9 @@ plugin_loaded (JupiterHost   *self,
 
   hp->state = JUPITER_PLUGIN_STATE_LOADED;
   hp->plugin = plugin;
-  log_event (G_LOG_LEVEL_INFO, "plugin-loaded", hp->id,
-             "plugin-loaded plugin=%s version=%s entries=%s path=%s", hp->id,
-             jupiter_plugin_get_version (plugin), list, jupiter_plugin_get_path (plugin));
+  log_event (G_LOG_LEVEL_INFO, "plugin-loaded", "plugin", hp->id,
+             "version", jupiter_plugin_get_version (plugin), "entries", list,
+             "path", jupiter_plugin_get_path (plugin), NULL);
   g_signal_emit (self, signals[SIGNAL_PLUGIN_LOADED], g_quark_from_string (hp->id), plugin);
 }
 
@@ -429,7 +445,7 @@ load_configured_plugin (JupiterHost         *self,
   if (!conf->enabled)
     {
       hp->state = JUPITER_PLUGIN_STATE_DISABLED;
-      log_event (G_LOG_LEVEL_INFO, "plugin-disabled", hp->id, "plugin-disabled plugin=%s", hp->id);
+      log_event (G_LOG_LEVEL_INFO, "plugin-disabled", "plugin", hp->id, NULL);
       return;
     }
 
@@ -521,9 +537,12 @@ interval_tick (gpointer data)
     {
       ij->skipped++;
       self->skipped_ticks++;
-      log_event (G_LOG_LEVEL_INFO, "tick-skipped", ij->conf->plugin,
-                 "tick-skipped plugin=%s entry=%s name=%s previous=%s skipped=%" G_GUINT64_FORMAT,
-                 ij->conf->plugin, ij->conf->entry, name, ij->last_job_id, ij->skipped);
+      char skipped[24];
+
+      g_snprintf (skipped, sizeof skipped, "%" G_GUINT64_FORMAT, ij->skipped);
+      log_event (G_LOG_LEVEL_INFO, "tick-skipped", "plugin", ij->conf->plugin,
+                 "entry", ij->conf->entry, "name", name, "previous_job_id", ij->last_job_id,
+                 "skipped", skipped, NULL);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SKIPPED_TICKS]);
       g_signal_emit (self, signals[SIGNAL_TICK_SKIPPED], 0, ij->conf->plugin, ij->conf->entry,
                      ij->last_job_id);
@@ -538,9 +557,8 @@ interval_tick (gpointer data)
           ij->last_job_id = id;
         }
       else
-        log_event (G_LOG_LEVEL_WARNING, "submit-failed", ij->conf->plugin,
-                   "submit-failed plugin=%s entry=%s error=\"%s\"", ij->conf->plugin,
-                   ij->conf->entry, error->message);
+        log_event (G_LOG_LEVEL_WARNING, "submit-failed", "plugin", ij->conf->plugin,
+                   "entry", ij->conf->entry, "error", error->message, NULL);
     }
 
   interval_arm (ij);
@@ -1152,14 +1170,93 @@ jupiter_host_submit_startup_jobs (JupiterHost *self,
           g_ptr_array_add (self->startup_job_ids, id);
           continue;
         }
-      log_event (G_LOG_LEVEL_WARNING, "submit-failed", conf->plugin,
-                 "submit-failed plugin=%s entry=%s error=\"%s\"", conf->plugin, conf->entry,
-                 local->message);
+      log_event (G_LOG_LEVEL_WARNING, "submit-failed", "plugin", conf->plugin,
+                 "entry", conf->entry, "error", local->message, NULL);
       if (ok)
         g_propagate_error (error, g_steal_pointer (&local));
       ok = FALSE;
     }
   return ok;
+}
+
+/**
+ * jupiter_host_check_jobs:
+ * @self: a #JupiterHost
+ *
+ * Checks every job of the configuration against the plugins as loaded by
+ * jupiter_host_load_plugins(): its plugin must have loaded and have the
+ * entry the job names. Jobs of disabled plugins are not checked (they are
+ * not submitted). This is what `jupiter-host --check` reports beyond the
+ * configuration's own validation.
+ *
+ * Returns: (transfer full) (element-type GError): one error per job that
+ *   cannot run, each message starting with the job's place in the
+ *   configuration (`FILE:LINE:COLUMN: jobs[N]`); empty when every job can
+ *
+ * Since: 0.1
+ */
+GPtrArray *
+jupiter_host_check_jobs (JupiterHost *self)
+{
+  GPtrArray *problems;
+
+  g_return_val_if_fail (JUPITER_IS_HOST (self), NULL);
+
+  problems = g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free);
+  for (guint i = 0; self->config && i < self->config->jobs->len; i++)
+    {
+      JupiterConfigJob *conf = g_ptr_array_index (self->config->jobs, i);
+      HostPlugin *hp = find_host_plugin (self, conf->plugin);
+      g_auto(GStrv) entries = NULL;
+
+      if (hp == NULL || hp->state == JUPITER_PLUGIN_STATE_DISABLED)
+        continue;
+      if (hp->state == JUPITER_PLUGIN_STATE_FAILED)
+        {
+          g_ptr_array_add (problems,
+                           g_error_new (JUPITER_PLUGIN_ERROR, JUPITER_PLUGIN_ERROR_NOT_LOADED,
+                                        "%s: plugin “%s” did not load", conf->where, conf->plugin));
+          continue;
+        }
+      entries = jupiter_plugin_dup_entry_names (hp->plugin);
+      if (!g_strv_contains ((const char * const *) entries, conf->entry))
+        {
+          g_autofree char *known = g_strjoinv (", ", entries);
+
+          g_ptr_array_add (problems,
+                           g_error_new (JUPITER_PLUGIN_ERROR, JUPITER_PLUGIN_ERROR_NO_ENTRY,
+                                        "%s: plugin “%s” has no entry “%s” (it has: %s)",
+                                        conf->where, conf->plugin, conf->entry, known));
+        }
+    }
+  return problems;
+}
+
+/**
+ * jupiter_host_dup_disabled_plugins:
+ * @self: a #JupiterHost
+ *
+ * Returns: (transfer full): the ids of the plugins the configuration
+ *   disables, in file order
+ *
+ * Since: 0.1
+ */
+GStrv
+jupiter_host_dup_disabled_plugins (JupiterHost *self)
+{
+  g_autoptr(GStrvBuilder) builder = NULL;
+
+  g_return_val_if_fail (JUPITER_IS_HOST (self), NULL);
+
+  builder = g_strv_builder_new ();
+  for (guint i = 0; self->config && i < self->config->plugins->len; i++)
+    {
+      JupiterConfigPlugin *conf = g_ptr_array_index (self->config->plugins, i);
+
+      if (!conf->enabled)
+        g_strv_builder_add (builder, conf->id);
+    }
+  return g_strv_builder_end (builder);
 }
 
 /**
@@ -1240,25 +1337,32 @@ shutdown_record_error (JupiterHost *self,
     g_error_free (error);
 }
 
+static char *
+format_uint (guint64 value)
+{
+  return g_strdup_printf ("%" G_GUINT64_FORMAT, value);
+}
+
 static void
 shutdown_complete (JupiterHost *self)
 {
   g_autoptr(GTask) task = g_steal_pointer (&self->shutdown_task);
   guint still = jupiter_job_manager_get_n_running_functions (self->manager);
+  g_autofree char *still_text = format_uint (still);
 
   if (self->export_path)
     {
       g_autoptr(GError) error = NULL;
-      guint n = jupiter_job_manager_count (self->manager, JUPITER_JOB_STATUS_ANY, NULL);
+      g_autofree char *n = format_uint (jupiter_job_manager_count (self->manager, JUPITER_JOB_STATUS_ANY, NULL));
 
       if (jupiter_job_manager_export_jobs (self->manager, self->export_path, JUPITER_JOB_STATUS_ANY,
                                            NULL, self->export_format, self->export_include_results,
                                            &error))
-        log_event (G_LOG_LEVEL_INFO, "exported", NULL, "exported jobs=%u path=%s", n, self->export_path);
+        log_event (G_LOG_LEVEL_INFO, "exported", "jobs", n, "path", self->export_path, NULL);
       else
         {
-          log_event (G_LOG_LEVEL_WARNING, "export-failed", NULL, "export-failed path=%s error=\"%s\"",
-                     self->export_path, error->message);
+          log_event (G_LOG_LEVEL_WARNING, "export-failed", "path", self->export_path,
+                     "error", error->message, NULL);
           shutdown_record_error (self, g_steal_pointer (&error));
         }
     }
@@ -1268,8 +1372,8 @@ shutdown_complete (JupiterHost *self)
       /* A thread is inside plugin code: unloading, or even calling the
        * plugins' shutdown, is not safe. The caller exits without running
        * the plugins' destructors. */
-      log_event (G_LOG_LEVEL_WARNING, "shutdown-incomplete", NULL,
-                 "shutdown-incomplete running_functions=%u plugins_shut_down=no", still);
+      log_event (G_LOG_LEVEL_WARNING, "shutdown-incomplete", "running_functions", still_text,
+                 "plugins_shut_down", "no", NULL);
       g_task_return_new_error (task, JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_TIMED_OUT,
                                "%u job functions are still running; the plugins were not shut down",
                                still);
@@ -1277,7 +1381,7 @@ shutdown_complete (JupiterHost *self)
     }
 
   jupiter_plugin_loader_shutdown (self->loader);
-  log_event (G_LOG_LEVEL_INFO, "shutdown-complete", NULL, "shutdown-complete plugins_shut_down=yes");
+  log_event (G_LOG_LEVEL_INFO, "shutdown-complete", "plugins_shut_down", "yes", NULL);
   if (self->shutdown_error)
     g_task_return_error (task, g_steal_pointer (&self->shutdown_error));
   else
@@ -1290,10 +1394,9 @@ settle_done_cb (GObject      *source,
                 gpointer      data)
 {
   JupiterHost *self = data;
-  g_autoptr(GError) error = NULL;
 
-  if (!jupiter_job_manager_shutdown_finish (self->manager, result, &error))
-    log_event (G_LOG_LEVEL_WARNING, "shutdown-settle", NULL, "shutdown-settle error=\"%s\"", error->message);
+  /* Whatever still runs is reported by shutdown_complete(). */
+  jupiter_job_manager_shutdown_finish (self->manager, result, NULL);
   shutdown_complete (self);
   g_object_unref (self);
 }
@@ -1304,22 +1407,24 @@ grace_done_cb (GObject      *source,
                gpointer      data)
 {
   JupiterHost *self = data;
-  g_autoptr(GError) error = NULL;
+  gboolean cut = g_cancellable_is_cancelled (self->shutdown_cut);
+  g_autofree char *still = NULL;
 
-  if (jupiter_job_manager_shutdown_finish (self->manager, result, &error) ||
-      g_cancellable_is_cancelled (self->shutdown_cut))
+  if (jupiter_job_manager_shutdown_finish (self->manager, result, NULL))
     {
       shutdown_complete (self);
       g_object_unref (self);
       return;
     }
-  /* The grace period is over and the running jobs have been cancelled: wait
-   * a little for those that honour it, so their records say CANCELLED. */
-  log_event (G_LOG_LEVEL_INFO, "shutdown-grace-over", NULL,
-             "shutdown-grace-over running_functions=%u action=cancelled",
-             jupiter_job_manager_get_n_running_functions (self->manager));
-  jupiter_job_manager_shutdown_async (self->manager, SHUTDOWN_SETTLE, self->shutdown_cut,
-                                      settle_done_cb, self);
+  /* The wait is over (the grace period passed, or it was cut short) and
+   * the running jobs have been cancelled: wait a little for those that
+   * honour it, so their records say CANCELLED and the plugins can be shut
+   * down. After a cut the wait is short: the operator asked to stop now. */
+  still = format_uint (jupiter_job_manager_get_n_running_functions (self->manager));
+  log_event (G_LOG_LEVEL_INFO, cut ? "shutdown-cut-short" : "shutdown-grace-over",
+             "running_functions", still, "action", "cancelled", NULL);
+  jupiter_job_manager_shutdown_async (self->manager, cut ? SHUTDOWN_CUT_SETTLE : SHUTDOWN_SETTLE,
+                                      cut ? NULL : self->shutdown_cut, settle_done_cb, self);
 }
 
 static void
@@ -1343,9 +1448,10 @@ user_cut_cb (GCancellable *cancellable,
  * #JupiterHost:shutdown-grace to finish (a timer on the host's context, so
  * the program can still react to a second signal with
  * jupiter_host_shutdown_now()). Jobs still running then are cancelled and
- * given up to 5 more seconds to return. Then every recorded job is
- * exported when #JupiterHost:export-path is set, and, if no job function
- * is running any more, every plugin's `shutdown` is called. Call it once.
+ * given up to 5 more seconds to return (1 second after
+ * jupiter_host_shutdown_now()). Then every recorded job is exported when
+ * #JupiterHost:export-path is set, and, if no job function is running any
+ * more, every plugin's `shutdown` is called. Call it once.
  *
  * Since: 0.1
  */
@@ -1356,6 +1462,8 @@ jupiter_host_shutdown_async (JupiterHost        *self,
                              gpointer            user_data)
 {
   JupiterJobStats stats;
+  g_autofree char *pending = NULL, *running = NULL;
+  char grace[G_ASCII_DTOSTR_BUF_SIZE + 1];
 
   g_return_if_fail (JUPITER_IS_HOST (self));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
@@ -1374,14 +1482,15 @@ jupiter_host_shutdown_async (JupiterHost        *self,
     }
 
   stop_intervals (self);
+  /* What already happened is announced (and logged) before the shutdown. */
+  jupiter_job_manager_flush_notifications (self->manager);
   jupiter_job_manager_get_stats (self->manager, &stats);
-  {
-    char grace[32];
-
-    g_ascii_formatd (grace, sizeof grace, "%.3f", self->shutdown_grace / (double) G_USEC_PER_SEC);
-    log_event (G_LOG_LEVEL_INFO, "shutdown", NULL,
-               "shutdown pending=%u running=%u grace=%ss", stats.pending, stats.running, grace);
-  }
+  pending = format_uint (stats.pending);
+  running = format_uint (stats.running);
+  g_ascii_formatd (grace, sizeof grace - 1, "%.3f", self->shutdown_grace / (double) G_USEC_PER_SEC);
+  strcat (grace, "s");
+  log_event (G_LOG_LEVEL_INFO, "shutdown", "pending", pending, "running", running,
+             "grace", grace, NULL);
   jupiter_job_manager_shutdown_async (self->manager, self->shutdown_grace, self->shutdown_cut,
                                       grace_done_cb, g_object_ref (self));
 }
@@ -1419,8 +1528,9 @@ jupiter_host_shutdown_finish (JupiterHost  *self,
  * @self: a #JupiterHost
  *
  * Ends a shutdown's wait for running jobs at once (a second SIGTERM, say):
- * the running jobs are cancelled, the export is written, and the shutdown
- * finishes without waiting for them. Does nothing before
+ * the running jobs are cancelled and given a second to return (those that
+ * honour cancellation do), then the export is written and the shutdown
+ * finishes, with the plugins shut down only if no job function runs. Does nothing before
  * jupiter_host_shutdown_async().
  *
  * Since: 0.1
@@ -1432,8 +1542,11 @@ jupiter_host_shutdown_now (JupiterHost *self)
 
   if (self->shutdown_task == NULL)
     return;
-  log_event (G_LOG_LEVEL_INFO, "shutdown-now", NULL, "shutdown-now running_functions=%u",
-             jupiter_job_manager_get_n_running_functions (self->manager));
+  {
+    g_autofree char *still = format_uint (jupiter_job_manager_get_n_running_functions (self->manager));
+
+    log_event (G_LOG_LEVEL_INFO, "shutdown-now", "running_functions", still, NULL);
+  }
   g_cancellable_cancel (self->shutdown_cut);
 }
 

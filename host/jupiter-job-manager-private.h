@@ -175,5 +175,6 @@ struct _ManagerCore
 
 const JupiterHostFuncs *jupiter_job_manager_get_host_funcs (void);
 void                    jupiter_job_manager_retire         (JupiterJobManager *self);
+void                    jupiter_job_manager_flush_notifications (JupiterJobManager *self);
 
 G_END_DECLS

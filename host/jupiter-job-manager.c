@@ -3140,6 +3140,17 @@ jupiter_job_manager_retire (JupiterJobManager *self)
     g_object_unref (self);
 }
 
+/* Delivers every queued notification now (the host does before it logs
+ * its shutdown). Owner thread only; inside one of our handlers it delivers
+ * nothing, as deliver_all() does. */
+void
+jupiter_job_manager_flush_notifications (JupiterJobManager *self)
+{
+  g_return_if_fail (JUPITER_IS_JOB_MANAGER (self));
+
+  deliver_all (self);
+}
+
 /**
  * jupiter_job_manager_shutdown:
  * @self: a #JupiterJobManager

@@ -140,7 +140,7 @@ test_check_good (Fixture       *f,
   const char *args[] = { "--check", "--config", config, NULL };
 
   g_assert_cmpint (run_host (args, &out, &err), ==, 0);
-  g_assert_nonnull (strstr (out, "configuration valid; plugins: 2 loaded, 0 failed"));
+  g_assert_nonnull (strstr (out, "configuration valid; plugins: 2 loaded, 0 failed, 0 disabled; jobs: 0 that cannot run"));
   g_assert_nonnull (strstr (out, "slow:block"));
   g_assert_nonnull (strstr (out, "good:hello"));
 }
@@ -174,9 +174,42 @@ test_check_bad_plugin (Fixture       *f,
   const char *args[] = { "--check", "--config", config, NULL };
 
   g_assert_cmpint (run_host (args, &out, &err), ==, 1);
-  g_assert_nonnull (strstr (out, "plugins: 1 loaded, 1 failed"));
+  g_assert_nonnull (strstr (out, "plugins: 1 loaded, 1 failed, 0 disabled"));
   g_assert_nonnull (strstr (out, "FAILED  good"));
   g_assert_nonnull (strstr (out, "zoo-no-version.so"));
+}
+
+/* --check also checks the jobs against the loaded plugins, lists disabled
+ * plugins, and never writes the export (that is for runs of the jobs). */
+static void
+test_check_jobs_no_export (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autofree char *export = g_build_filename (f->dir, "jobs.json", NULL);
+  g_autofree char *text = g_strdup_printf (
+    "host: {export_on_exit: {path: jobs.json}}\n"
+    "plugins:\n"
+    "  - {id: slow, path: '%s'}\n"
+    "  - {id: good, path: '%s', enabled: false}\n"
+    "jobs:\n"
+    "  - {plugin: slow, entry: work}\n"
+    "  - {plugin: slow, entry: wrok}\n"
+    "  - {plugin: good, entry: hello}\n", f->slow, f->good);
+  g_autofree char *config = write_config (f, "jobs.yaml", text);
+  g_autofree char *expected = g_strdup_printf ("JOB     %s:7:5: jobs[1]: plugin “slow” has no entry “wrok”", config);
+  g_autofree char *out = NULL, *err = NULL;
+  g_autofree char *out2 = NULL, *err2 = NULL;
+  const char *args[] = { "--check", "--config", config, NULL };
+  const char *list[] = { "--list-plugins", "--config", config, NULL };
+
+  g_assert_cmpint (run_host (args, &out, &err), ==, 1);
+  g_assert_nonnull (strstr (out, expected));
+  g_assert_nonnull (strstr (out, "disabled good"));
+  g_assert_nonnull (strstr (out, "plugins: 1 loaded, 0 failed, 1 disabled; jobs: 1 that cannot run"));
+  g_assert_false (g_file_test (export, G_FILE_TEST_EXISTS));
+  g_assert_cmpint (run_host (list, &out2, &err2), ==, 0);
+  g_assert_nonnull (strstr (out2, "slow:work"));
+  g_assert_false (g_file_test (export, G_FILE_TEST_EXISTS));
 }
 
 static void
@@ -475,6 +508,48 @@ test_second_sigterm (Fixture       *f,
   g_assert_cmpuint (cancelled, ==, 1);
 }
 
+/* A second signal ends the grace period at once; a job that honours
+ * cancellation still returns within the short wait that follows, so the
+ * plugins are shut down and the exit is clean. */
+static void
+test_second_sigterm_cooperative (Fixture       *f,
+                                 gconstpointer  data)
+{
+  g_autofree char *marker = g_build_filename (f->dir, "marker-slow", NULL);
+  g_autofree char *export = g_build_filename (f->dir, "jobs.json", NULL);
+  g_autofree char *text = g_strdup_printf (
+    "host: {shutdown_grace: 1h, export_on_exit: {path: jobs.json}}\n"
+    "plugins:\n"
+    "  - {id: slow, path: '%s', config: {shutdown_marker: '%s'}}\n"
+    "jobs:\n"
+    "  - {plugin: slow, entry: block}\n",
+    f->slow, marker);
+  g_autofree char *config = write_config (f, "svc.yaml", text);
+  g_autoptr(GDataInputStream) err = NULL;
+  g_autoptr(GSubprocess) process = spawn_host (config, &err);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *mark = NULL;
+  JsonArray *jobs;
+
+  read_until (err, "job-started");
+  g_subprocess_send_signal (process, SIGTERM);
+  read_until (err, "shutdown pending=");
+  g_subprocess_send_signal (process, SIGTERM);
+  drain_and_wait (process, err);
+  g_assert_true (g_subprocess_get_if_exited (process));
+  g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 0);
+  mark = read_file (marker);
+  g_assert_cmpstr (mark, ==, "slow\n");
+
+  g_assert_true (json_parser_load_from_file (parser, export, &error));
+  g_assert_no_error (error);
+  jobs = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)), "jobs");
+  g_assert_cmpuint (json_array_get_length (jobs), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (jobs, 0), "status"),
+                   ==, "cancelled");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -493,6 +568,8 @@ main (int   argc,
   ADD ("/host-cli/once-failure", test_once_failure);
   ADD ("/host-cli/sigterm-clean-shutdown", test_sigterm_clean_shutdown);
   ADD ("/host-cli/second-sigterm", test_second_sigterm);
+  ADD ("/host-cli/second-sigterm-cooperative", test_second_sigterm_cooperative);
+  ADD ("/host-cli/check-jobs-no-export", test_check_jobs_no_export);
 #undef ADD
 
   return g_test_run ();

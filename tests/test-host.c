@@ -635,7 +635,7 @@ test_log_records (Fixture       *f,
       else if (g_str_equal (event, "job-failed"))
         {
           g_assert_cmpstr (record_get (r, "JUPITER_JOB_ID"), ==, ids[0]);
-          g_assert_cmpstr (record_get (r, "JUPITER_PLUGIN"), ==, "slow");
+          g_assert_cmpstr (record_get (r, "JUPITER_PLUGIN_ID"), ==, "slow");
           g_assert_cmpstr (record_get (r, "JUPITER_ENTRY"), ==, "fail");
           g_assert_cmpstr (record_get (r, "JUPITER_STATUS"), ==, "failed");
           g_assert_cmpstr (record_get (r, "JUPITER_ERROR"), ==, "slow failure on purpose");
@@ -645,7 +645,7 @@ test_log_records (Fixture       *f,
         }
       else if (g_str_equal (event, "breaker-state-changed"))
         {
-          g_assert_cmpstr (record_get (r, "JUPITER_PLUGIN"), ==, "slow");
+          g_assert_cmpstr (record_get (r, "JUPITER_PLUGIN_ID"), ==, "slow");
           g_assert_cmpstr (record_get (r, "JUPITER_BREAKER_TO"), ==, "open");
           saw_breaker = TRUE;
         }

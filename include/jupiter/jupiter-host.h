@@ -41,6 +41,10 @@ gboolean             jupiter_host_submit_startup_jobs       (JupiterHost        
 JUPITER_AVAILABLE_IN_ALL
 GStrv                jupiter_host_dup_startup_job_ids       (JupiterHost         *self);
 JUPITER_AVAILABLE_IN_ALL
+GPtrArray           *jupiter_host_check_jobs                (JupiterHost         *self);
+JUPITER_AVAILABLE_IN_ALL
+GStrv                jupiter_host_dup_disabled_plugins      (JupiterHost         *self);
+JUPITER_AVAILABLE_IN_ALL
 void                 jupiter_host_start_interval_jobs       (JupiterHost         *self);
 JUPITER_AVAILABLE_IN_ALL
 char                *jupiter_host_submit                    (JupiterHost         *self,
