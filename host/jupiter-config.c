@@ -26,16 +26,21 @@
  * column 4, index 4), so they only need +1. Plain scalars are typed by the
  * YAML 1.2 core schema (`yes` is a string), whatever libyaml's 1.1 heritage.
  *
- * JSON: json-glib judges the syntax first (see json_glib_judge() for what
- * its positions mean). Its nodes carry no positions, so positions come from
- * a small strict JSON scanner of our own that drives the same Builder.
- * Reading JSON as flow YAML through libyaml was tried and rejected; libyaml
- * 0.2.5 refuses surrogate pairs in \u escapes ("found invalid Unicode
- * character escape code"), and fails on a key separated from its `:` by a
- * line break or longer than 1024 characters (both valid JSON); and it would
- * type scalars by YAML rules. json-glib 1.6 accepts more than JSON (single
- * quotes, C comments, hex and octal numbers, `1.`, raw control characters in
- * strings); our scanner reports those as SYNTAX errors of its own.
+ * JSON: json-glib's nodes carry no positions, so a small strict (RFC 8259)
+ * JSON scanner of our own drives the same Builder, and json-glib judges the
+ * syntax of what that scanner accepts (json_glib_judge()). Our scanner
+ * reads first: its first error is reported whatever json-glib would say,
+ * as it names the offending token where json-glib does not (json-glib
+ * points just past the token before a problem, and names `]` for a
+ * trailing comma in an object), and json-glib then only ever sees strict
+ * JSON nested no deeper than MAX_DEPTH. Reading JSON as flow YAML through
+ * libyaml was tried and rejected; libyaml 0.2.5 refuses surrogate pairs in
+ * \u escapes ("found invalid Unicode character escape code"), and fails on
+ * a key separated from its `:` by a line break or longer than 1024
+ * characters (both valid JSON); and it would type scalars by YAML rules.
+ * json-glib 1.6 accepts more than JSON (single quotes, C comments, hex and
+ * octal numbers, `1.`, raw control characters in strings); our scanner
+ * reports those as SYNTAX errors of its own.
  *
  * Both formats: aliases share the anchored subtree; every node knows its
  * size after alias expansion and the collection depth below it, so the
@@ -223,7 +228,8 @@ describe (Node *node)
 }
 
 /* A key as a segment of a key path: as is when it is a plain word, else
- * as ["..."]. */
+ * as ["..."]; a colon is quoted, so that "FILE:LINE:COLUMN: key.path: "
+ * ends at the first ": " after the column. */
 static gboolean
 key_is_plain (const char *key)
 {
@@ -236,7 +242,7 @@ key_is_plain (const char *key)
       gunichar c = g_utf8_get_char (p);
 
       if (n == MAX_QUOTED || c <= 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) ||
-          (c < 0x80 && strchr (".[]\"", (int) c) != NULL) || g_unichar_isspace (c) ||
+          (c < 0x80 && strchr (".:[]\"", (int) c) != NULL) || g_unichar_isspace (c) ||
           c == 0x201c || c == 0x201d)
         return FALSE;
     }
@@ -929,6 +935,36 @@ char_index_to_offset (const char *data,
   return MIN ((gsize) (p - data), len);
 }
 
+/* The key path a libyaml error is about. A scanner error is in the token
+ * libyaml is scanning, which belongs to the node the builder expects next
+ * (the value of the pending key, as for an unterminated quote after
+ * `key:`, or the next item), unless the scanner had already scanned that
+ * node and was looking past it: tokens wait in its queue, or a plain
+ * scalar was complete and the error is on a later line, in the indentation
+ * where libyaml looks for the scalar's continuation (the tab in
+ * `a: 5s\n\tb: 1`, before `5s` is even parsed). That error, and a parser
+ * error ("did not find expected ',' or ']'"), is about the innermost open
+ * mapping or list; but a parser error "while parsing a node" is about the
+ * node expected next. Reader errors (control characters) are found by
+ * decoding ahead of everything, so they name no key. */
+static char *
+yaml_error_path (Builder             *b,
+                 const yaml_parser_t *parser)
+{
+  Frame *top = builder_top (b);
+  gboolean next_node;
+
+  if (top == NULL || parser->error == YAML_READER_ERROR || parser->error == YAML_MEMORY_ERROR)
+    return NULL;
+  if (parser->error == YAML_SCANNER_ERROR)
+    next_node = parser->tokens.head == parser->tokens.tail &&
+                !(g_strcmp0 (parser->context, "while scanning a plain scalar") == 0 &&
+                  parser->problem_mark.line > parser->context_mark.line);
+  else
+    next_node = parser->context != NULL && g_str_has_suffix (parser->context, " node");
+  return next_node ? builder_path (b) : g_strdup (top->path);
+}
+
 static gboolean
 yaml_syntax_error (Builder       *b,
                    yaml_parser_t *parser,
@@ -937,19 +973,21 @@ yaml_syntax_error (Builder       *b,
                    GError       **error)
 {
   const char *problem = parser->problem != NULL ? parser->problem : "not well-formed";
+  g_autofree char *path = yaml_error_path (b, parser);
   guint line, column;
   gsize offset;
 
   if (parser->error == YAML_MEMORY_ERROR)
-    return builder_fail (b, error, JUPITER_CONFIG_ERROR_TOO_COMPLEX, 1, 1,
-                         "libyaml ran out of memory");
+    return fail_at (error, b->file, JUPITER_CONFIG_ERROR_TOO_COMPLEX, 1, 1, path,
+                    "libyaml ran out of memory");
   if (parser->error == YAML_READER_ERROR)
     {
       offset_to_position (data, MIN (parser->problem_offset, len), TRUE, &line, &column);
       if (parser->problem_value != -1)
-        return builder_fail (b, error, JUPITER_CONFIG_ERROR_SYNTAX, line, column,
-                             "%s (character U+%04X)", problem, (guint) parser->problem_value);
-      return builder_fail (b, error, JUPITER_CONFIG_ERROR_SYNTAX, line, column, "%s", problem);
+        return fail_at (error, b->file, JUPITER_CONFIG_ERROR_SYNTAX, line, column, path,
+                        "%s (character U+%04X)", problem, (guint) parser->problem_value);
+      return fail_at (error, b->file, JUPITER_CONFIG_ERROR_SYNTAX, line, column, path,
+                      "%s", problem);
     }
 
   line = parser->problem_mark.line + 1;
@@ -965,18 +1003,18 @@ yaml_syntax_error (Builder       *b,
              (data[start - 1] == ' ' || data[start - 1] == '\t'))
         start--;
       if (start == 0 || data[start - 1] == '\n' || data[start - 1] == '\r')
-        return builder_fail (b, error, JUPITER_CONFIG_ERROR_SYNTAX, line, column,
-                             "tabs cannot indent YAML; use spaces");
-      return builder_fail (b, error, JUPITER_CONFIG_ERROR_SYNTAX, line, column,
-                           "a tab cannot be used here; use spaces (%s)", problem);
+        return fail_at (error, b->file, JUPITER_CONFIG_ERROR_SYNTAX, line, column, path,
+                        "tabs cannot indent YAML; use spaces");
+      return fail_at (error, b->file, JUPITER_CONFIG_ERROR_SYNTAX, line, column, path,
+                      "a tab cannot be used here; use spaces (%s)", problem);
     }
 
   if (parser->context != NULL)
-    return builder_fail (b, error, JUPITER_CONFIG_ERROR_SYNTAX, line, column,
-                         "%s (%s at %u:%u)", problem, parser->context,
-                         (guint) parser->context_mark.line + 1,
-                         (guint) parser->context_mark.column + 1);
-  return builder_fail (b, error, JUPITER_CONFIG_ERROR_SYNTAX, line, column, "%s", problem);
+    return fail_at (error, b->file, JUPITER_CONFIG_ERROR_SYNTAX, line, column, path,
+                    "%s (%s at %u:%u)", problem, parser->context,
+                    (guint) parser->context_mark.line + 1,
+                    (guint) parser->context_mark.column + 1);
+  return fail_at (error, b->file, JUPITER_CONFIG_ERROR_SYNTAX, line, column, path, "%s", problem);
 }
 
 static Node *
@@ -1064,115 +1102,6 @@ parse_yaml (const char *file,
 /* ------------------------------------------------------------------------ */
 /* JSON                                                                      */
 
-/* What json-glib 1.6 must not see, found by skipping what its scanner
- * skips (double-quoted strings with backslash escapes, single-quoted
- * strings, C comments):
- * - @deepest: the deepest nesting; its parser recurses once per bracket,
- *   so a deep document must never reach it;
- * - @second_root: a bracket at depth 0 after the first token, as in `{}{}`
- *   or `1 []`: json-glib 1.6.6 leaks the nodes it starts for a second
- *   top-level container (found by fuzzing, LeakSanitizer); valid JSON never
- *   has one;
- * - @bad_unicode_escape: a \u escape without four hex digits, or of half a
- *   UTF-16 surrogate pair without its other half: json-glib 1.6.6 leaks a
- *   string on "\ud83d\u0041" or "\ud83l\u0041" (it takes "d83l" for a
- *   high surrogate) and calls "\ud83d" an unterminated string.
- * Also notes where an unterminated string starts, to point json-glib's
- * "unterminated string constant" (reported at the end of the input) at its
- * opening quote. */
-typedef struct {
-  guint    deepest;
-  gboolean second_root;
-  gboolean bad_unicode_escape;
-  gssize   unterminated;
-} JsonPrescan;
-
-/* The UTF-16 unit of a \uXXXX escape at @p, or -1 */
-static int
-json_escape_unit (const char *p,
-                  const char *end)
-{
-  int unit = 0;
-
-  if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
-    return -1;
-  for (int i = 2; i < 6; i++)
-    {
-      if (!g_ascii_isxdigit (p[i]))
-        return -1;
-      unit = unit * 16 + g_ascii_xdigit_value (p[i]);
-    }
-  return unit;
-}
-
-static void
-json_prescan (const char  *data,
-              gsize        len,
-              JsonPrescan *out)
-{
-  guint depth = 0;
-  gboolean started = FALSE;
-
-  *out = (JsonPrescan) { 0, FALSE, FALSE, -1 };
-  for (gsize i = 0; i < len; i++)
-    {
-      char c = data[i];
-
-      if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
-        continue;
-      if (c == '/' && i + 1 < len && data[i + 1] == '*')
-        {
-          const char *end = g_strstr_len (data + i + 2, len - i - 2, "*/");
-
-          if (end == NULL)
-            break;
-          i = end + 1 - data;
-          continue;
-        }
-      if ((c == '[' || c == '{') && depth == 0 && started)
-        out->second_root = TRUE;
-      started = TRUE;
-
-      if (c == '"' || c == '\'')
-        {
-          gsize start = i;
-
-          for (i++; i < len && data[i] != c; i++)
-            if (c == '"' && data[i] == '\\')
-              {
-                int unit = json_escape_unit (data + i, data + len);
-
-                if (unit < 0 && i + 1 < len && data[i + 1] == 'u')
-                  out->bad_unicode_escape = TRUE;
-                else if (unit >= 0xd800 && unit <= 0xdbff)
-                  {
-                    int low = json_escape_unit (data + i + 6, data + len);
-
-                    if (low < 0xdc00 || low > 0xdfff)
-                      out->bad_unicode_escape = TRUE;
-                    else
-                      i += 6;
-                  }
-                else if (unit >= 0xdc00 && unit <= 0xdfff)
-                  out->bad_unicode_escape = TRUE;
-                i++;
-              }
-          if (i >= len)
-            {
-              out->unterminated = start;
-              break;
-            }
-        }
-      else if (c == '[' || c == '{')
-        {
-          depth++;
-          out->deepest = MAX (out->deepest, depth);
-        }
-      else if ((c == ']' || c == '}') && depth > 0)
-        depth--;
-    }
-}
-
 typedef struct {
   const char *data;
   gsize       len;
@@ -1181,6 +1110,10 @@ typedef struct {
   guint       column;
   gsize       stop;     /* stop before a token that starts at or after this */
   Builder    *b;
+  guint       end_line;     /* just after the last token */
+  guint       end_column;
+  guint       comma_line;   /* the last comma, for a trailing one */
+  guint       comma_column;
 } JsonScan;
 
 static void
@@ -1210,6 +1143,7 @@ static gboolean json_fail (JsonScan   *s,
                            const char *format,
                            ...) G_GNUC_PRINTF (3, 4);
 
+/* A syntax error at the scanner, in the node that comes next. */
 static gboolean
 json_fail (JsonScan   *s,
            GError    **error,
@@ -1225,6 +1159,35 @@ json_fail (JsonScan   *s,
   return builder_fail (s->b, error, JUPITER_CONFIG_ERROR_SYNTAX, s->line, s->column, "%s", what);
 }
 
+static gboolean json_fail_in (JsonScan   *s,
+                              GError    **error,
+                              guint       line,
+                              guint       column,
+                              const char *format,
+                              ...) G_GNUC_PRINTF (5, 6);
+
+/* A syntax error at @line:@column in the structure of the innermost open
+ * object or array (a missing comma or colon, a trailing comma), which the
+ * key path names. */
+static gboolean
+json_fail_in (JsonScan   *s,
+              GError    **error,
+              guint       line,
+              guint       column,
+              const char *format,
+              ...)
+{
+  Frame *top = builder_top (s->b);
+  g_autofree char *what = NULL;
+  va_list args;
+
+  va_start (args, format);
+  what = g_strdup_vprintf (format, args);
+  va_end (args);
+  return fail_at (error, s->b->file, JUPITER_CONFIG_ERROR_SYNTAX, line, column,
+                  top != NULL ? top->path : NULL, "%s", what);
+}
+
 /* What stands at the scanner, for messages. */
 static char *
 json_here (JsonScan *s)
@@ -1234,7 +1197,17 @@ json_here (JsonScan *s)
 
   if (s->pos >= s->len)
     return g_strdup ("the end of the input");
-  if (strchr ("{}[],:", s->data[s->pos]) == NULL)
+  if (s->data[s->pos] == '"')
+    {
+      /* a string up to its closing quote, if that is on the same line */
+      for (end++; end < s->len && end - s->pos < 64 && s->data[end] != '"' && s->data[end] != '\n';
+           end++)
+        if (s->data[end] == '\\' && end + 1 < s->len && s->data[end + 1] != '\n')
+          end++;
+      if (end < s->len && s->data[end] == '"')
+        end++;
+    }
+  else if (strchr ("{}[],:", s->data[s->pos]) == NULL)
     while (end < s->len && end - s->pos < 64 && strchr (" \t\r\n{}[],:\"", s->data[end]) == NULL)
       end++;
   if (end == s->pos)
@@ -1267,19 +1240,25 @@ json_string (JsonScan *s,
              GString  *out,
              GError  **error)
 {
+  guint line = s->line, column = s->column;
+
   json_advance (s, 1);
   for (;;)
     {
       guchar c;
 
       if (s->pos >= s->len)
-        return json_fail (s, error, "unterminated string");
+        return builder_fail (s->b, error, JUPITER_CONFIG_ERROR_SYNTAX, line, column,
+                             "unterminated string; the file ends before its closing quote");
       c = s->data[s->pos];
       if (c == '"')
         {
           json_advance (s, 1);
           return TRUE;
         }
+      if (c == '\n')
+        return json_fail (s, error, "a line break in a JSON string must be escaped as \\n; "
+                          "is the string's closing quote missing?");
       if (c < 0x20)
         return json_fail (s, error, "a control character (U+%04X) in a JSON string must be escaped",
                           (guint) c);
@@ -1293,7 +1272,8 @@ json_string (JsonScan *s,
         }
 
       if (s->pos + 1 >= s->len)
-        return json_fail (s, error, "unterminated string");
+        return builder_fail (s->b, error, JUPITER_CONFIG_ERROR_SYNTAX, line, column,
+                             "unterminated string; the file ends before its closing quote");
       switch (s->data[s->pos + 1])
         {
         case '"': g_string_append_c (out, '"'); break;
@@ -1456,7 +1436,8 @@ json_word (JsonScan *s,
 }
 
 typedef enum {
-  J_VALUE,          /* a value */
+  J_VALUE,          /* at the start or after a :, a value */
+  J_ITEM,           /* after a , in an array: a value */
   J_FIRST_ITEM,     /* after [: a value or ] */
   J_FIRST_KEY,      /* after {: a key or } */
   J_KEY,            /* after a , in an object: a key */
@@ -1470,7 +1451,21 @@ typedef enum {
   JSON_STOPPED,     /* reached JsonScan.stop */
 } JsonResult;
 
-/* A strict (RFC 8259) JSON reader feeding the builder. */
+/* "object opened at 1:1", for an open container */
+static char *
+json_describe_open (Frame *frame)
+{
+  Node *open = frame->node;
+
+  return g_strdup_printf ("%s opened at %u:%u", open->kind == NODE_MAPPING ? "object" : "array",
+                          open->line, open->column);
+}
+
+/* A strict (RFC 8259) JSON reader feeding the builder. Errors in a value
+ * name the value's key path; errors between values (a missing comma or
+ * colon, a trailing comma, the end of the file) name the innermost open
+ * object or array, at the offending token, or at the comma for a trailing
+ * comma, or just after the last token for the end of the file. */
 static JsonResult
 json_scan (JsonScan *s,
            GError  **error)
@@ -1482,32 +1477,47 @@ json_scan (JsonScan *s,
       Frame *top;
       char c;
 
+      s->end_line = s->line;
+      s->end_column = s->column;
       json_skip_space (s);
       if (s->pos >= s->stop)
         return JSON_STOPPED;
-      if (expect == J_AFTER && builder_top (s->b) == NULL)
-        {
-          g_autofree char *here = NULL;
+      top = builder_top (s->b);
 
-          if (s->pos == s->len)
-            return JSON_DONE;
-          here = json_here (s);
-          json_fail (s, error, "expected the end of the input after the JSON value, got %s", here);
-          return JSON_FAILED;
-        }
       if (s->pos >= s->len)
         {
-          json_fail (s, error, "unexpected end of the input");
+          g_autofree char *open = NULL;
+
+          if (expect == J_AFTER && top == NULL)
+            return JSON_DONE;
+          if (top == NULL)
+            {
+              json_fail (s, error, "the file ends where a JSON value was expected");
+              return JSON_FAILED;
+            }
+          open = json_describe_open (top);
+          json_fail_in (s, error, s->end_line, s->end_column, "the file ends inside an %s", open);
           return JSON_FAILED;
         }
 
       c = s->data[s->pos];
-      top = builder_top (s->b);
 
       if (c == '/' && s->pos + 1 < s->len &&
           (s->data[s->pos + 1] == '*' || s->data[s->pos + 1] == '/'))
         {
-          json_fail (s, error, "JSON has no comments");
+          if (expect == J_VALUE || expect == J_ITEM || expect == J_FIRST_ITEM)
+            json_fail (s, error, "JSON has no comments");
+          else
+            json_fail_in (s, error, s->line, s->column, "JSON has no comments");
+          return JSON_FAILED;
+        }
+
+      if (expect == J_AFTER && top == NULL)
+        {
+          g_autofree char *here = json_here (s);
+
+          json_fail_in (s, error, s->line, s->column,
+                        "expected the end of the input after the JSON value, got %s", here);
           return JSON_FAILED;
         }
 
@@ -1528,13 +1538,18 @@ json_scan (JsonScan *s,
           G_GNUC_FALLTHROUGH;
 
         case J_KEY:
+          if (c == '}' && expect == J_KEY)
+            {
+              json_fail_in (s, error, s->comma_line, s->comma_column, "trailing comma before “}”");
+              return JSON_FAILED;
+            }
           if (c != '"')
             {
               g_autofree char *here = json_here (s);
 
-              json_fail (s, error, c == '\'' ?
-                         "JSON strings take double quotes, got %s" :
-                         "expected a string key in double quotes, got %s", here);
+              json_fail_in (s, error, s->line, s->column, c == '\'' ?
+                            "JSON strings take double quotes, got %s" :
+                            "expected a string key in double quotes, got %s", here);
               return JSON_FAILED;
             }
           goto value;
@@ -1542,9 +1557,11 @@ json_scan (JsonScan *s,
         case J_COLON:
           if (c != ':')
             {
+              g_autofree char *key = quote (node_resolve (top->key)->text, MAX_QUOTED);
               g_autofree char *here = json_here (s);
 
-              json_fail (s, error, "expected “:” after the key, got %s", here);
+              json_fail_in (s, error, s->line, s->column, "expected “:” after the key %s, got %s",
+                            key, here);
               return JSON_FAILED;
             }
           json_advance (s, 1);
@@ -1553,12 +1570,15 @@ json_scan (JsonScan *s,
 
         case J_AFTER:
           {
-            char close = top->node->kind == NODE_MAPPING ? '}' : ']';
+            gboolean object = top->node->kind == NODE_MAPPING;
+            char close = object ? '}' : ']';
 
             if (c == ',')
               {
+                s->comma_line = s->line;
+                s->comma_column = s->column;
                 json_advance (s, 1);
-                expect = top->node->kind == NODE_MAPPING ? J_KEY : J_VALUE;
+                expect = object ? J_KEY : J_ITEM;
               }
             else if (c == close)
               {
@@ -1567,15 +1587,32 @@ json_scan (JsonScan *s,
                   return JSON_FAILED;
                 expect = J_AFTER;
               }
+            else if (c == '}' || c == ']')
+              {
+                g_autofree char *open = json_describe_open (top);
+
+                json_fail_in (s, error, s->line, s->column,
+                              "“%c” does not close the %s; expected “,” or “%c”", c, open, close);
+                return JSON_FAILED;
+              }
             else
               {
                 g_autofree char *here = json_here (s);
 
-                json_fail (s, error, "expected “,” or “%c”, got %s", close, here);
+                json_fail_in (s, error, s->line, s->column, "expected “,” or “%c” after %s, got %s",
+                              close, object ? "a member" : "an item", here);
                 return JSON_FAILED;
               }
           }
           break;
+
+        case J_ITEM:
+          if (c == ']')
+            {
+              json_fail_in (s, error, s->comma_line, s->comma_column, "trailing comma before “]”");
+              return JSON_FAILED;
+            }
+          G_GNUC_FALLTHROUGH;
 
         case J_VALUE:
         value:
@@ -1653,27 +1690,21 @@ on_json_glib_error (JsonParser   *parser,
 }
 
 /*
- * json-glib 1.6.6 judges the syntax. What it reports, measured: the line is
- * right (1-based, counting \n); the column is the 1-based *byte* index of
- * the last byte of the last token its scanner read, which is the offending
- * token for `[1,\n,2]` (2:1, the comma) or a trailing comma, but the token
- * *before* the problem for a missing comma (`{"a": 1 "b": 2}`: 1:7, the `1`,
- * "unexpected number `1', expected character `,'") or for `{a: 1}` (1:1,
- * the `{`), and the end of the input for an unterminated string. Its message
- * for a trailing comma in an object names `]`.
- *
- * So the position we report is just after that token: the byte column
- * turned into characters, plus one. For a missing comma that is where the
- * comma belongs; for the others it is just after the offending token; for
- * an unterminated string it is the opening quote (json_prescan). json-glib
- * also calls a string with a lone surrogate escape ("\ud83d") unterminated;
- * then our scanner's error, at the escape, is reported instead.
+ * json-glib 1.6.6 judges the syntax of a document our scanner accepted: so
+ * it sees only strict JSON, nested no deeper than MAX_DEPTH (its parser
+ * recurses once per bracket, and it leaks on some malformed input: a second
+ * top-level container, a lone surrogate escape). No such document is known
+ * that it rejects; should one be, its own message is reported. What it
+ * reports, measured: the line is right (1-based, counting \n); the column
+ * is the 1-based *byte* index of the last byte of the last token its
+ * scanner read, which is the offending token or the one before it. So the
+ * position reported is just after that token: the byte column turned into
+ * characters, plus one; the key path is our scanner's up to there.
  */
 static gboolean
 json_glib_judge (const char *file,
                  const char *data,
                  gsize       len,
-                 gssize      unterminated,
                  GError    **error)
 {
   g_autoptr(JsonParser) parser = json_parser_new_immutable ();
@@ -1697,24 +1728,7 @@ json_glib_judge (const char *file,
   if (g_str_has_prefix (what, "scanner: "))
     what += strlen ("scanner: ");
 
-  if (strstr (what, "unterminated string") != NULL && unterminated < 0)
-    {
-      /* json-glib says so for a string that does end, when an escape in
-       * it is bad (a lone \ud83d): our scanner names the escape. */
-      builder_init (&b, file);
-      s = (JsonScan) { data, len, 0, 1, 1, G_MAXSIZE, &b };
-      if (json_scan (&s, error) == JSON_FAILED)
-        {
-          builder_clear (&b);
-          return FALSE;
-        }
-      builder_clear (&b);
-      g_clear_error (error);
-    }
-
-  if (unterminated >= 0 && strstr (what, "unterminated string") != NULL)
-    offset = unterminated;
-  else if (where.line > 0)
+  if (where.line > 0)
     {
       guint l = 1;
 
@@ -1754,15 +1768,7 @@ parse_json (const char *file,
 {
   Builder b;
   JsonScan s;
-  JsonPrescan pre;
   Node *root = NULL;
-
-  /* What json-glib must not see, our scanner reports (with the key path):
-   * a document too deep, a second top-level container, a lone surrogate. */
-  json_prescan (data, len, &pre);
-  if (pre.deepest <= MAX_DEPTH && !pre.second_root && !pre.bad_unicode_escape &&
-      !json_glib_judge (file, data, len, pre.unterminated, error))
-    return NULL;
 
   builder_init (&b, file);
   s = (JsonScan) { data, len, 0, 1, 1, G_MAXSIZE, &b };
@@ -1772,6 +1778,9 @@ parse_json (const char *file,
   else if (json_scan (&s, error) == JSON_DONE)
     root = g_steal_pointer (&b.root);
   builder_clear (&b);
+
+  if (root != NULL && !json_glib_judge (file, data, len, error))
+    g_clear_pointer (&root, node_unref);
   return root;
 }
 

@@ -72,6 +72,7 @@ typedef struct {
   int         code;
   const char *prefix;
   const char *contains;   /* nullable: a part of the message after the prefix */
+  const char *summary;    /* nullable: what a regression test guards */
 } ErrorCase;
 
 static const ErrorCase error_cases[] = {
@@ -81,11 +82,11 @@ static const ErrorCase error_cases[] = {
     JUPITER_CONFIG_ERROR_SYNTAX, "c.yaml:3:18: host: ", "mapping values are not allowed" },
   { "yaml-syntax/unclosed-flow-list", "c.yaml",
     "host:\n  plugin_paths: [plugins, other\n",
-    JUPITER_CONFIG_ERROR_SYNTAX, "c.yaml:3:1: host.plugin_paths[2]: ",
+    JUPITER_CONFIG_ERROR_SYNTAX, "c.yaml:3:1: host.plugin_paths: ",
     "did not find expected ',' or ']' (while parsing a flow sequence at 2:17)" },
   { "yaml-syntax/bad-list-item", "c.yaml",
     "plugins:\n  - id: echo\n  enabled: true\n  - id: x\n",
-    JUPITER_CONFIG_ERROR_SYNTAX, "c.yaml:3:3: plugins[1]: ", "expected '-' indicator" },
+    JUPITER_CONFIG_ERROR_SYNTAX, "c.yaml:3:3: plugins: ", "expected '-' indicator" },
   { "yaml-syntax/unterminated-quote", "c.yaml",
     "host:\n  shutdown_grace: \"5s\n",
     JUPITER_CONFIG_ERROR_SYNTAX, "c.yaml:3:1: host.shutdown_grace: ",
@@ -95,7 +96,29 @@ static const ErrorCase error_cases[] = {
     JUPITER_CONFIG_ERROR_SYNTAX, "c.yaml:2:1: host: tabs cannot indent YAML; use spaces", NULL },
   { "yaml-syntax/tab-indent-nested", "c.yaml",
     "plugins:\n  - id: echo\n  \t enabled: true\n",
-    JUPITER_CONFIG_ERROR_SYNTAX, "c.yaml:3:3: ", "tabs cannot indent YAML; use spaces" },
+    JUPITER_CONFIG_ERROR_SYNTAX, "c.yaml:3:3: plugins[0]: tabs cannot indent YAML; use spaces",
+    NULL },
+  { "yaml-syntax/tab-after-complete-value", "4b-tab.yaml",
+    "host:\n  max_concurrent: 4\n  shutdown_grace: 5s\n  \tallow_unsafe: true\n",
+    JUPITER_CONFIG_ERROR_SYNTAX, "4b-tab.yaml:4:3: host: tabs cannot indent YAML; use spaces", NULL,
+    "A tab found while libyaml looks past a complete plain scalar names the mapping being "
+    "built, not the key whose value is complete" },
+  { "yaml-syntax/tab-after-empty-value", "c.yaml",
+    "host:\n  max_pending:\n  \tmax_concurrent: 4\n",
+    JUPITER_CONFIG_ERROR_SYNTAX, "c.yaml:3:3: host.max_pending: tabs cannot indent YAML", NULL },
+  { "yaml-syntax/unclosed-flow-list-no-index", "14-syntax.yaml",
+    "host: [1, 2\n",
+    JUPITER_CONFIG_ERROR_SYNTAX,
+    "14-syntax.yaml:2:1: host: did not find expected ',' or ']' "
+    "(while parsing a flow sequence at 1:7)", NULL,
+    "A list left open names the list, not an index past its last item" },
+  { "yaml-syntax/unterminated-quote-in-list", "c.yaml",
+    "host: [1, \"abc\n",
+    JUPITER_CONFIG_ERROR_SYNTAX, "c.yaml:2:1: host[1]: found unexpected end of stream", NULL },
+  { "yaml-syntax/bad-node-content", "c.yaml",
+    "host:\n  max_pending: ]\n",
+    JUPITER_CONFIG_ERROR_SYNTAX, "c.yaml:2:16: host.max_pending: did not find expected node content",
+    NULL },
   { "yaml-syntax/two-documents", "c.yaml",
     "host: {}\n---\njobs: []\n",
     JUPITER_CONFIG_ERROR_SYNTAX, "c.yaml:2:1: (root): ", "second YAML document" },
@@ -104,24 +127,71 @@ static const ErrorCase error_cases[] = {
     JUPITER_CONFIG_ERROR_SYNTAX, "c.yaml:1:18: circuit_breaker: ", "unknown anchor “defaults”" },
   { "yaml-syntax/control-character", "c.yaml",
     "host:\n  max_pending: 1\x01\n",
-    JUPITER_CONFIG_ERROR_SYNTAX, "c.yaml:2:17: ", "control characters are not allowed" },
+    JUPITER_CONFIG_ERROR_SYNTAX, "c.yaml:2:17: (root): ", "control characters are not allowed" },
   { "yaml-syntax/invalid-utf8", "c.yaml",
     "plugins:\n  - id: \"ab\xff\"\n",
     JUPITER_CONFIG_ERROR_SYNTAX, "c.yaml:2:12: (root): ", "invalid UTF-8" },
 
-  /* JSON syntax (json-glib's verdict; positions just after the token it names) */
+  /* JSON syntax (our scanner's first error: at the offending token, naming
+   * the value it is in, or the object or array whose structure is wrong) */
   { "json-syntax/missing-comma", "c.json",
     "{\"host\": {\"max_concurrent\": 4 \"max_pending\": 3}}",
-    JUPITER_CONFIG_ERROR_SYNTAX, "c.json:1:30: host: ", "expected character `,'" },
+    JUPITER_CONFIG_ERROR_SYNTAX,
+    "c.json:1:31: host: expected “,” or “}” after a member, got “\"max_pending\"”", NULL },
   { "json-syntax/trailing-comma-list", "c.json",
     "{\"plugins\": [{\"id\": \"echo\"},]}",
-    JUPITER_CONFIG_ERROR_SYNTAX, "c.json:1:29: plugins[1]: ", "unexpected character `,'" },
+    JUPITER_CONFIG_ERROR_SYNTAX, "c.json:1:28: plugins: trailing comma before “]”", NULL },
   { "json-syntax/trailing-comma-object", "c.json",
     "{\"host\": {\"max_pending\": 3,\n}}",
-    JUPITER_CONFIG_ERROR_SYNTAX, "c.json:1:28: host: ", "unexpected character `,'" },
+    JUPITER_CONFIG_ERROR_SYNTAX, "c.json:1:27: host: trailing comma before “}”", NULL },
+  { "json-syntax/trailing-comma-object-multiline", "c.json",
+    "{\n  \"host\": {\n    \"max_concurrent\": 4,\n  }\n}\n",
+    JUPITER_CONFIG_ERROR_SYNTAX, "c.json:3:24: host: trailing comma before “}”", NULL,
+    "A trailing comma in an object is reported at the comma, naming “}” (json-glib "
+    "reports the end of the line and names “]”)" },
+  { "json-syntax/trailing-comma-in-list-item", "c.json",
+    "{\"plugins\": [{\"id\": \"echo\",}]}",
+    JUPITER_CONFIG_ERROR_SYNTAX, "c.json:1:27: plugins[0]: trailing comma before “}”", NULL,
+    "A trailing comma in an object inside a list is reported at the comma, naming “}”" },
+  { "json-syntax/missing-colon", "c.json",
+    "{\n  \"host\": {\n    \"history_limit\" 5\n  }\n}\n",
+    JUPITER_CONFIG_ERROR_SYNTAX,
+    "c.json:3:21: host: expected “:” after the key “history_limit”, got “5”", NULL,
+    "A missing colon is reported at the token where it belongs, without blaming the key" },
+  { "json-syntax/missing-comma-after-string", "c.json",
+    "{\"jobs\": [{\"name\": \"ééé\" \"plugin\": \"echo\", \"entry\": \"run\"}]}",
+    JUPITER_CONFIG_ERROR_SYNTAX,
+    "c.json:1:26: jobs[0]: expected “,” or “}” after a member, got “\"plugin\"”", NULL,
+    "A missing comma is reported at the next member, not at the valid string before it" },
+  { "json-syntax/unclosed-object", "c.json",
+    "{\"host\": {\"max_concurrent\": 4}",
+    JUPITER_CONFIG_ERROR_SYNTAX, "c.json:1:31: (root): the file ends inside an object opened at 1:1",
+    NULL, "A file that ends inside an object says so, naming where the object opened" },
+  { "json-syntax/unclosed-nested", "c.json",
+    "{\"host\": {\"plugin_paths\": [\"plugins\"\n\n",
+    JUPITER_CONFIG_ERROR_SYNTAX,
+    "c.json:1:37: host.plugin_paths: the file ends inside an array opened at 1:27", NULL },
+  { "json-syntax/line-comment", "c.json",
+    "{\"host\": // hi",
+    JUPITER_CONFIG_ERROR_SYNTAX, "c.json:1:10: host: JSON has no comments", NULL,
+    "A // comment is reported as a comment, at its start" },
+  { "json-syntax/trailing-line-comment", "c.json",
+    "{\"host\": {\"max_concurrent\": 4}} // c\n",
+    JUPITER_CONFIG_ERROR_SYNTAX, "c.json:1:33: (root): JSON has no comments", NULL,
+    "A // comment after the document is reported at its start, within the line" },
+  { "json-syntax/mismatched-bracket", "c.json",
+    "{\"host\": {\"plugin_paths\": [\"plugins\"}}",
+    JUPITER_CONFIG_ERROR_SYNTAX,
+    "c.json:1:37: host.plugin_paths: “}” does not close the array opened at 1:27; "
+    "expected “,” or “]”", NULL },
+  { "json-syntax/double-comma", "c.json",
+    "{\"host\": {\"plugin_paths\": [\"plugins\",,\"other\"]}}",
+    JUPITER_CONFIG_ERROR_SYNTAX, "c.json:1:38: host.plugin_paths[1]: expected a JSON value", NULL },
   { "json-syntax/unterminated-string", "c.json",
     "{\"host\": {\"shutdown_grace\": \"5s}}",
-    JUPITER_CONFIG_ERROR_SYNTAX, "c.json:1:29: host.shutdown_grace: ", "unterminated string" },
+    JUPITER_CONFIG_ERROR_SYNTAX,
+    "c.json:1:29: host.shutdown_grace: unterminated string; the file ends before its closing quote",
+    NULL },
   { "json-syntax/missing-colon-line-5", "c.json",
     "{\n"
     "  \"host\": {\n"
@@ -130,18 +200,19 @@ static const ErrorCase error_cases[] = {
     "    \"history_limit\" 100\n"
     "  }\n"
     "}\n",
-    JUPITER_CONFIG_ERROR_SYNTAX, "c.json:5:20: host.history_limit: ", "expected character `:'" },
+    JUPITER_CONFIG_ERROR_SYNTAX,
+    "c.json:5:21: host: expected “:” after the key “history_limit”, got “100”", NULL },
   { "json-syntax/multibyte-column", "c.json",
     "{\"plugins\": [{\"id\": \"echo\", \"config\": {\"名前\": \"ŝŝŝ\" \"x\": 1}}]}",
-    JUPITER_CONFIG_ERROR_SYNTAX, "c.json:1:51: plugins[0].config: ", NULL },
+    JUPITER_CONFIG_ERROR_SYNTAX, "c.json:1:52: plugins[0].config: ", "got “\"x\"”" },
   { "json-syntax/message-one-line", "c.json",
     "{\"host\": {\"max_pending\": 3 \"multi\nline\nkey\": 4}}",
-    JUPITER_CONFIG_ERROR_SYNTAX, "c.json:1:27: host: ",
-    "unexpected number `3', expected character `,'" },
+    JUPITER_CONFIG_ERROR_SYNTAX,
+    "c.json:1:28: host: expected “,” or “}” after a member, got “\"multi”", NULL },
   { "json-syntax/message-one-line-2", "c.json",
     "{\"host\": {\"max_pending\": 3, \"a\nb\" 4}}",
-    JUPITER_CONFIG_ERROR_SYNTAX, "c.json:2:3: host: ",
-    "unexpected string constant \"a\\nb\", expected character `:'" },
+    JUPITER_CONFIG_ERROR_SYNTAX, "c.json:1:31: host: ",
+    "a line break in a JSON string must be escaped as \\n; is the string's closing quote missing?" },
   { "json-syntax/two-documents", "c.json",
     "{\"host\": {}}\n{\"jobs\": []}\n",
     JUPITER_CONFIG_ERROR_SYNTAX, "c.json:2:1: (root): ",
@@ -175,6 +246,10 @@ static const ErrorCase error_cases[] = {
   { "json-syntax/raw-newline-in-string", "c.json",
     "{\"plugins\": [{\"id\": \"echo\", \"config\": {\"s\": \"a\nb\"}}]}",
     JUPITER_CONFIG_ERROR_SYNTAX, "c.json:1:47: plugins[0].config.s: ", "must be escaped" },
+  { "json-syntax/raw-tab-in-string", "c.json",
+    "{\"plugins\": [{\"id\": \"echo\", \"config\": {\"s\": \"a\tb\"}}]}",
+    JUPITER_CONFIG_ERROR_SYNTAX, "c.json:1:47: plugins[0].config.s: ",
+    "a control character (U+0009) in a JSON string must be escaped" },
 
   /* Types */
   { "type/string-for-count", "c.yaml",
@@ -305,6 +380,10 @@ static const ErrorCase error_cases[] = {
     "plugins: [{id: echo}]\njobs:\n  - plugin: echo\n    entry: echo\n    interval: 5s\n",
     JUPITER_CONFIG_ERROR_UNKNOWN_KEY, "c.yaml:5:5: jobs[0].interval: ",
     "expected one of: name, plugin, entry, args, every" },
+  { "unknown-key/colon-in-key", "c.json",
+    "{\"host: x\": {}}",
+    JUPITER_CONFIG_ERROR_UNKNOWN_KEY, "c.json:1:2: [“host: x”]: unknown key “host: x”", NULL,
+    "A key with a colon is quoted in the key path, which then cannot be taken for its end" },
   { "unknown-key/export", "c.json",
     "{\"host\": {\"export_on_exit\": {\"path\": \"a.json\", \"results\": true}}}",
     JUPITER_CONFIG_ERROR_UNKNOWN_KEY, "c.json:1:48: host.export_on_exit.results: ", NULL },
@@ -389,6 +468,8 @@ test_error_case (gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(JupiterConfig) config = NULL;
 
+  if (c->summary != NULL)
+    g_test_summary (c->summary);
   config = load_text (c->file, c->text, &error);
   g_assert_null (config);
   assert_config_error (error, c->code, c->prefix, c->contains);
@@ -498,14 +579,15 @@ test_limits_deep_json (void)
                        "nest more than 64 levels deep");
 }
 
-/* 60 levels are allowed, and json-glib still judges such a document: the
- * missing comma is reported in its words. */
+/* 60 levels are allowed, and json-glib still judges such a document; a
+ * missing comma in it is reported at the token after the gap. */
 static void
 test_limits_deep_json_allowed (void)
 {
   g_autofree char *open = g_strnfill (57, '[');
   g_autofree char *close = g_strnfill (57, ']');
   g_autofree char *text = NULL;
+  g_autoptr(GString) prefix = g_string_new ("deep.json:1:98: plugins[0].config");
   g_autoptr(GError) error = NULL;
   g_autoptr(JupiterConfig) config = NULL;
 
@@ -518,9 +600,11 @@ test_limits_deep_json_allowed (void)
   text = g_strdup_printf ("{\"plugins\": [{\"id\": \"echo\", \"config\": %s1 2%s}]}", open, close);
   config = load_text ("deep.json", text, &error);
   g_assert_null (config);
-  /* just after the 1, at column 39 + 57 + 1 */
-  assert_config_error (error, JUPITER_CONFIG_ERROR_SYNTAX, "deep.json:1:97: plugins[0].config[0]",
-                       "unexpected number `1', expected character `,'");
+  /* at the 2, column 39 + 57 + 2, in the innermost list */
+  for (guint i = 1; i < 57; i++)
+    g_string_append (prefix, "[0]");
+  g_string_append (prefix, ": expected “,” or “]” after an item, got “2”");
+  assert_config_error (error, JUPITER_CONFIG_ERROR_SYNTAX, prefix->str, NULL);
 }
 
 static void

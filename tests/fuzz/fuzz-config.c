@@ -9,7 +9,8 @@
  * Beyond crashes, leaks and timeouts, it checks the contract: a load
  * returns a configuration or an error, never both or neither; every error
  * is in JUPITER_CONFIG_ERROR, is valid UTF-8 on one line, and (input being
- * in memory, so never READ or FORMAT) starts with "FILE:LINE:COLUMN: ".
+ * in memory, so never READ or FORMAT) starts with "FILE:LINE:COLUMN: " and
+ * a key path ("(root)" for none) followed by ": ".
  *
  * Built by tests/fuzz/meson.build (-Dfuzzing=true, clang); run by
  * .ci/fuzz-config.
@@ -29,7 +30,8 @@
 int LLVMFuzzerTestOneInput (const uint8_t *data,
                             size_t         size);
 
-/* "NAME:LINE:COLUMN: ", LINE and COLUMN positive decimals */
+/* "NAME:LINE:COLUMN: PATH: ", LINE and COLUMN positive decimals, PATH not
+ * empty */
 static gboolean
 has_position (const char *message,
               const char *name)
@@ -49,7 +51,9 @@ has_position (const char *message,
       if (p == digits || *p++ != ':')
         return FALSE;
     }
-  return *p == ' ';
+  if (*p++ != ' ' || *p == ' ' || *p == ':' || *p == '\0')
+    return FALSE;
+  return strstr (p, ": ") != NULL;
 }
 
 static void
