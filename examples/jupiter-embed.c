@@ -11,7 +11,9 @@
  * With examples/host.yaml it shows exec's failures through
  * `job-failed::exec` and exec's breaker opening through
  * `breaker-state-changed::exec`; it exits 0 when it saw both, 1 otherwise
- * (so it doubles as a test), 2 on bad usage or configuration.
+ * (so it doubles as a test), 2 on bad usage or configuration. The
+ * environment variable JUPITER_EMBED_EXPORT, when set, replaces the
+ * configuration's export path.
  */
 
 #include <jupiter/jupiter.h>
@@ -19,6 +21,7 @@
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 typedef struct {
@@ -26,6 +29,7 @@ typedef struct {
   guint      waiting;
   guint      exec_failures;
   guint      breaker_openings;
+  gboolean   shutdown_failed;
 } Embed;
 
 static void
@@ -132,7 +136,17 @@ shut_down (GObject      *source,
   g_autoptr(GError) error = NULL;
 
   if (!jupiter_host_shutdown_finish (JUPITER_HOST (source), result, &error))
-    printf ("shutdown: %s\n", error->message);
+    {
+      printf ("shutdown: %s\n", error->message);
+      embed->shutdown_failed = TRUE;
+      /* A job function still runs inside a plugin: no destructors, no
+       * unloading under it; leave at once. */
+      if (g_error_matches (error, JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_TIMED_OUT))
+        {
+          fflush (stdout);
+          _exit (1);
+        }
+    }
   g_main_loop_quit (embed->loop);
 }
 
@@ -166,6 +180,10 @@ main (int   argc,
       fprintf (stderr, "jupiter-embed: %s\n", error->message);
       return 2;
     }
+  /* Where the shutdown exports, instead of the configuration's path (the
+   * test suite keeps the source tree clean with it). */
+  if (g_getenv ("JUPITER_EMBED_EXPORT"))
+    jupiter_host_set_export_path (host, g_getenv ("JUPITER_EMBED_EXPORT"));
 
   manager = jupiter_host_get_job_manager (host);
   g_signal_connect (host, "plugin-loaded", G_CALLBACK (on_plugin_loaded), &embed);
@@ -199,5 +217,5 @@ main (int   argc,
 
   printf ("exec failures seen through job-failed::exec: %u; exec breaker openings: %u\n",
           embed.exec_failures, embed.breaker_openings);
-  return embed.exec_failures >= 2 && embed.breaker_openings >= 1 ? 0 : 1;
+  return embed.exec_failures >= 2 && embed.breaker_openings >= 1 && !embed.shutdown_failed ? 0 : 1;
 }

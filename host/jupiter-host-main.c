@@ -54,7 +54,8 @@ typedef struct {
   gboolean     plugins_shut_down;
   gboolean     export_failed;
   /* --once / --run */
-  guint        waiting;          /* jobs not finished yet */
+  GHashTable  *waiting;          /* ids of the jobs not finished yet */
+  gboolean     keep_job;         /* --run: keep the job in run_job */
   gboolean     any_job_failed;
   JupiterJob  *run_job;          /* --run: the finished job */
 } App;
@@ -459,23 +460,39 @@ run_until_shut_down (App *app,
   return status;
 }
 
+/* The terminal signal of a job we wait for (--run, --once). Signals, not
+ * wait_async(): the manager delivers every terminal signal before its
+ * shutdown finishes, whatever the timing, and a job pruned from the
+ * history still has its signal. */
 static void
-job_waited_cb (GObject      *source,
-               GAsyncResult *result,
-               gpointer      data)
+on_job_finished (JupiterJobManager *manager,
+                 JupiterJob        *job,
+                 gpointer           data)
 {
   App *app = data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JupiterJob) job = jupiter_job_manager_wait_finish (JUPITER_JOB_MANAGER (source), result, &error);
 
-  if (job == NULL || jupiter_job_get_status (job) != JUPITER_JOB_STATUS_COMPLETED)
+  if (!g_hash_table_remove (app->waiting, jupiter_job_get_id (job)))
+    return;
+  if (jupiter_job_get_status (job) != JUPITER_JOB_STATUS_COMPLETED)
     app->any_job_failed = TRUE;
-  if (job && app->run_job == NULL && app->waiting == 1)
+  if (app->keep_job && app->run_job == NULL)
     app->run_job = jupiter_job_ref (job);
   /* This runs inside the manager's delivery of signals: start the shutdown
    * from an idle callback, after the signals still queued went out. */
-  if (--app->waiting == 0)
+  if (g_hash_table_size (app->waiting) == 0)
     g_idle_add_once (begin_shutdown_idle, app);
+}
+
+static void
+wait_for_jobs (App               *app,
+               JupiterJobManager *manager)
+{
+  g_signal_connect (manager, "job-completed", G_CALLBACK (on_job_finished), app);
+  g_signal_connect (manager, "job-failed", G_CALLBACK (on_job_finished), app);
+  g_signal_connect (manager, "job-cancelled", G_CALLBACK (on_job_finished), app);
+  if (g_hash_table_size (app->waiting) == 0)
+    begin_shutdown (app);
+  g_main_loop_run (app->loop);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -504,6 +521,7 @@ main (int   argc,
   g_autoptr(GError) error = NULL;
   g_autoptr(JupiterHost) host = NULL;
   g_autoptr(GMainLoop) loop = NULL;
+  g_autoptr(GHashTable) waiting = NULL;
   g_autoptr(JsonNode) args = NULL;
   g_autofree char *opt_config = NULL;
   g_autofree char *opt_run = NULL;
@@ -600,6 +618,8 @@ main (int   argc,
   loop = g_main_loop_new (NULL, FALSE);
   app.host = host;
   app.loop = loop;
+  waiting = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  app.waiting = waiting;
   for (guint i = 0; opt_plugin_dirs && opt_plugin_dirs[i]; i++)
     {
       if (!g_file_test (opt_plugin_dirs[i], G_FILE_TEST_IS_DIR))
@@ -674,10 +694,9 @@ main (int   argc,
           begin_shutdown (&app);
           return run_until_shut_down (&app, EXIT_NOT_STARTED);
         }
-      app.waiting = 1;
-      jupiter_job_manager_wait_async (jupiter_host_get_job_manager (host), job_id, NULL,
-                                      job_waited_cb, &app);
-      g_main_loop_run (loop);
+      g_hash_table_add (app.waiting, g_strdup (job_id));
+      app.keep_job = TRUE;
+      wait_for_jobs (&app, jupiter_host_get_job_manager (host));
       if (app.run_job)
         {
           g_autoptr(JsonNode) json = jupiter_job_to_json (app.run_job, TRUE);
@@ -705,17 +724,12 @@ main (int   argc,
     {
       g_auto(GStrv) ids = jupiter_host_dup_startup_job_ids (host);
 
-      app.waiting = g_strv_length (ids);
       for (guint i = 0; ids[i]; i++)
-        jupiter_job_manager_wait_async (jupiter_host_get_job_manager (host), ids[i], NULL,
-                                        job_waited_cb, &app);
-      if (app.waiting == 0)
-        begin_shutdown (&app);
-      g_main_loop_run (loop);
+        g_hash_table_add (app.waiting, g_strdup (ids[i]));
+      wait_for_jobs (&app, jupiter_host_get_job_manager (host));
       /* Jobs still waited for: a signal cut the run short. */
-      if (app.any_job_failed || app.waiting > 0)
+      if (app.any_job_failed || g_hash_table_size (app.waiting) > 0)
         status = EXIT_JOB_FAILED;
-      g_clear_pointer (&app.run_job, jupiter_job_unref);
       return run_until_shut_down (&app, status);
     }
 

@@ -522,7 +522,8 @@ static gboolean
 interval_tick (gpointer data)
 {
   IntervalJob *ij = data;
-  JupiterHost *self = ij->host;
+  /* A tick-skipped handler may drop the last reference to the host. */
+  g_autoptr(JupiterHost) self = g_object_ref (ij->host);
   g_autoptr(GError) error = NULL;
   g_autoptr(JupiterJob) last = NULL;
   g_autofree char *name = NULL;
@@ -561,7 +562,7 @@ interval_tick (gpointer data)
                    "entry", ij->conf->entry, "error", error->message, NULL);
     }
 
-  interval_arm (ij);
+  interval_arm (ij);   /* not once a shutdown has begun */
   return G_SOURCE_REMOVE;
 }
 

@@ -3278,15 +3278,35 @@ drain_give_up (GTask   *task,
                gboolean by_cancellable)
 {
   JupiterJobManager *self = g_task_get_source_object (task);
+  DrainData *dd = g_task_get_task_data (task);
+  g_autoptr(GTask) hold = NULL;
   guint still = 0;
+
+  /* Settled already (from a handler that iterated the context during an
+   * earlier delivery, say). */
+  if (g_list_find (self->drain_tasks, task) == NULL)
+    return;
+  /* Neither of the task's sources may fire again while the handlers run
+   * below; the list's reference could go meanwhile. */
+  hold = g_object_ref (task);
+  if (dd->timer)
+    g_source_destroy (dd->timer);
+  if (dd->cancelled)
+    g_source_destroy (dd->cancelled);
 
   begin_shutdown (self, TRUE);
   deliver_all (self);
-  if (drained (self, &still) || still == 0)
+  if (g_list_find (self->drain_tasks, task) == NULL)
+    return;
+  if (drained (self, &still))
     {
       drain_settle (self, task, NULL);
       return;
     }
+  /* The last function returned meanwhile, but its signals are still
+   * queued: drain_check() settles the task once they went out. */
+  if (still == 0)
+    return;
   if (by_cancellable)
     drain_settle (self, task,
                   g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED,
@@ -3348,6 +3368,15 @@ jupiter_job_manager_shutdown_async (JupiterJobManager  *self,
   g_return_if_fail (JUPITER_IS_JOB_MANAGER (self));
   g_return_if_fail (grace >= 0);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  /* The task list and the sources below belong to the owner context. */
+  if (!g_main_context_acquire (self->core->context))
+    {
+      g_critical ("JupiterJobManager %p: shutdown_async() needs the manager's main context, "
+                  "which another thread owns", (void *) self);
+      return;
+    }
+  g_main_context_release (self->core->context);
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, jupiter_job_manager_shutdown_async);
