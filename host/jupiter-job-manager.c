@@ -1859,9 +1859,16 @@ jupiter_job_manager_class_init (JupiterJobManagerClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GType job_type = JUPITER_TYPE_JOB | G_SIGNAL_TYPE_STATIC_SCOPE;
 
-  /* G_DEFINE_QUARK caches in a plain static: register the domain before
-   * workers and the timer thread can race to do it. */
+  /* G_DEFINE_QUARK caches in a plain static: register the domains before
+   * workers and the timer thread can race to do it — ours, and GIO's,
+   * which job code reaches from workers at once through
+   * g_cancellable_set_error_if_cancelled() and the like. */
   (void) jupiter_job_error_quark ();
+  (void) g_io_error_quark ();
+  /* Likewise GLib's lock of error domains (GLib 2.74 creates it on the
+   * first g_error_new() and rereads it with a plain load): the first
+   * GError is made here, not in two threads at once. */
+  g_error_free (g_error_new_literal (JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_FAILED, "warm-up"));
 
   object_class->constructed = jupiter_job_manager_constructed;
   object_class->dispose = jupiter_job_manager_dispose;
