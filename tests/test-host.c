@@ -122,10 +122,12 @@ fixture_teardown (Fixture       *f,
    * it), then shut down. */
   if (!jupiter_job_manager_is_shutting_down (manager))
     {
-      g_autoptr(GPtrArray) running = jupiter_job_manager_list (manager, JUPITER_JOB_STATUS_RUNNING, NULL, 0);
+      g_autoptr(GPtrArray) jobs = jupiter_job_manager_list (manager, JUPITER_JOB_STATUS_ANY, NULL, 0);
 
-      for (guint i = 0; i < running->len; i++)
-        jupiter_job_manager_cancel (manager, jupiter_job_get_id (g_ptr_array_index (running, i)), NULL);
+      /* Pending ones too: one may start between the list and the cancel. */
+      for (guint i = 0; i < jobs->len; i++)
+        if (!jupiter_job_is_finished (g_ptr_array_index (jobs, i)))
+          jupiter_job_manager_cancel (manager, jupiter_job_get_id (g_ptr_array_index (jobs, i)), NULL);
       g_assert_true (jupiter_job_manager_shutdown (manager, 60 * G_USEC_PER_SEC, NULL));
     }
   g_clear_object (&f->host);
