@@ -342,6 +342,25 @@ writer (GLogLevelFlags   level,
   return G_LOG_WRITER_HANDLED;
 }
 
+/* A problem found after the command line was read: a plain line on stderr,
+ * or with --json-log a record like every other (so that stderr stays JSON
+ * lines). */
+static void G_GNUC_PRINTF (1, 2)
+report (const char *format,
+        ...)
+{
+  g_autofree char *text = NULL;
+  va_list args;
+
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+  if (opt_json_log)
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "MESSAGE", "%s", text);
+  else
+    g_printerr ("jupiter-host: %s\n", text);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Reports                                                                  */
 
@@ -632,7 +651,7 @@ main (int   argc,
 
   if (opt_config && !jupiter_host_load_config (host, opt_config, &error))
     {
-      g_printerr ("jupiter-host: %s\n", error->message);
+      report ("%s", error->message);
       return opt_check || opt_list ? EXIT_JOB_FAILED : EXIT_NOT_STARTED;
     }
   /* Only a run of the configured jobs (the service, --once) exports: a
@@ -675,7 +694,7 @@ main (int   argc,
           g_auto(GStrv) dirs = jupiter_plugin_loader_get_search_path (jupiter_host_get_plugin_loader (host));
           g_autofree char *path = g_strjoinv (", ", dirs);
 
-          g_printerr ("jupiter-host: no plugins found (searched, without descending: %s)\n", path);
+          report ("no plugins found (searched, without descending: %s)", path);
         }
       fflush (stdout);
       begin_shutdown (&app);
@@ -690,7 +709,7 @@ main (int   argc,
 
       if (job_id == NULL)
         {
-          g_printerr ("jupiter-host: --run %s: %s\n", opt_run, error->message);
+          report ("--run %s: %s", opt_run, error->message);
           begin_shutdown (&app);
           return run_until_shut_down (&app, EXIT_NOT_STARTED);
         }
@@ -712,9 +731,9 @@ main (int   argc,
       return run_until_shut_down (&app, status);
     }
 
+  /* A job that cannot be submitted is logged (submit-failed) by the host. */
   if (!jupiter_host_submit_startup_jobs (host, &error))
     {
-      g_printerr ("jupiter-host: %s\n", error->message);
       g_clear_error (&error);
       if (opt_once)
         status = EXIT_JOB_FAILED;

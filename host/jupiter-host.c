@@ -1130,15 +1130,30 @@ host_submit (JupiterHost *self,
                                             args, name, timeout, cap, error);
 }
 
+/* A job of a plugin the configuration disables is not submitted: logged
+ * once, not an error. */
+static gboolean
+job_is_disabled (JupiterHost      *self,
+                 JupiterConfigJob *conf)
+{
+  HostPlugin *hp = find_host_plugin (self, conf->plugin);
+
+  if (hp == NULL || hp->state != JUPITER_PLUGIN_STATE_DISABLED)
+    return FALSE;
+  log_event (G_LOG_LEVEL_INFO, "job-skipped", "plugin", conf->plugin, "entry", conf->entry,
+             "name", conf->name, "reason", "the plugin is disabled", NULL);
+  return TRUE;
+}
+
 /**
  * jupiter_host_submit_startup_jobs:
  * @self: a #JupiterHost
  * @error: return location for a #GError
  *
  * Submits every job of the configuration that has no `every` interval,
- * in order. A job that cannot be submitted (its plugin failed or is
- * disabled, no such entry, ...) is logged and the others are still
- * submitted. Their ids are in jupiter_host_dup_startup_job_ids().
+ * in order. A job of a disabled plugin is skipped (and logged as
+ * `job-skipped`). A job that cannot be submitted (its plugin failed, no
+ * such entry, ...) is logged and the others are still submitted. Their ids are in jupiter_host_dup_startup_job_ids().
  *
  * Returns: %TRUE if every startup job was submitted; %FALSE with the first
  *   failure in @error, its message starting with the job's place in the
@@ -1163,7 +1178,7 @@ jupiter_host_submit_startup_jobs (JupiterHost *self,
       g_autoptr(GError) local = NULL;
       char *id;
 
-      if (conf->every > 0)
+      if (conf->every > 0 || job_is_disabled (self, conf))
         continue;
       id = submit_configured_job (self, conf, &local);
       if (id)
@@ -1314,7 +1329,7 @@ jupiter_host_start_interval_jobs (JupiterHost *self)
       JupiterConfigJob *conf = g_ptr_array_index (self->config->jobs, i);
       IntervalJob *ij;
 
-      if (conf->every <= 0)
+      if (conf->every <= 0 || job_is_disabled (self, conf))
         continue;
       ij = g_new0 (IntervalJob, 1);
       ij->host = self;
@@ -1529,9 +1544,11 @@ jupiter_host_shutdown_finish (JupiterHost  *self,
  * @self: a #JupiterHost
  *
  * Ends a shutdown's wait for running jobs at once (a second SIGTERM, say):
- * the running jobs are cancelled and given a second to return (those that
- * honour cancellation do), then the export is written and the shutdown
- * finishes, with the plugins shut down only if no job function runs. Does nothing before
+ * during the grace period, the running jobs are cancelled and given a
+ * second to return (those that honour cancellation do); during the wait
+ * that follows the grace period, that wait ends. Then the export is
+ * written and the shutdown finishes, with the plugins shut down only if
+ * no job function runs. Does nothing before
  * jupiter_host_shutdown_async().
  *
  * Since: 0.1

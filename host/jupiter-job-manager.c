@@ -2973,6 +2973,8 @@ iterate_until (JupiterJobManager *self,
   /* From a signal handler of ours this delivers nothing: the outer delivery
    * holds notifications already taken, which must go out first. */
   deliver_all (self);
+  if (self->drain_tasks != NULL)
+    drain_check (self);
   g_main_context_release (core->context);
   return reached;
 }
@@ -3156,6 +3158,8 @@ jupiter_job_manager_flush_notifications (JupiterJobManager *self)
   g_return_if_fail (JUPITER_IS_JOB_MANAGER (self));
 
   deliver_all (self);
+  if (self->drain_tasks != NULL)
+    drain_check (self);
 }
 
 /**
@@ -3214,6 +3218,9 @@ jupiter_job_manager_shutdown (JupiterJobManager *self,
 typedef struct {
   GSource *timer;
   GSource *cancelled;
+  guint    gave_up;   /* 0: waiting; else how it ended: */
+#define GAVE_UP_TIMER       1
+#define GAVE_UP_CANCELLABLE 2
 } DrainData;
 
 static void
@@ -3234,17 +3241,24 @@ drain_data_free (gpointer data)
   g_free (dd);
 }
 
+/* No job function runs and every notification went out — not merely
+ * taken by a delivery still in progress (a handler iterating the context
+ * can run our sources in the middle of one). */
 static gboolean
 drained (JupiterJobManager *self,
-         guint             *still_running)
+         guint             *still_running,
+         gboolean          *delivering)
 {
   ManagerCore *core = self->core;
   gboolean ret;
 
   core_lock (core);
-  ret = core->slots_used == 0 && core->n_events == 0 && core->to_start.length == 0;
+  ret = core->slots_used == 0 && core->n_events == 0 && core->to_start.length == 0 &&
+        !core->delivering;
   if (still_running)
     *still_running = core->slots_used;
+  if (delivering)
+    *delivering = core->delivering;
   core_unlock (core);
   return ret;
 }
@@ -3269,17 +3283,45 @@ drain_settle (JupiterJobManager *self,
   g_object_unref (task);
 }
 
+/* Settles what can be: every task once drained; a task that gave up
+ * (grace over, or cut short) with its error as soon as no delivery is in
+ * progress, if a function still runs. Owner thread, outside deliveries
+ * of ours or inside (then it settles nothing early). */
 static void
 drain_check (JupiterJobManager *self)
 {
-  if (!drained (self, NULL))
-    return;
-  while (self->drain_tasks != NULL)
-    drain_settle (self, self->drain_tasks->data, NULL);
+  gboolean delivering;
+  guint still;
+
+  if (drained (self, &still, &delivering))
+    {
+      while (self->drain_tasks != NULL)
+        drain_settle (self, self->drain_tasks->data, NULL);
+      return;
+    }
+  if (delivering || still == 0)
+    return;   /* later: after this delivery, or once the signals went out */
+  for (GList *l = self->drain_tasks; l != NULL;)
+    {
+      GTask *task = l->data;
+      DrainData *dd = g_task_get_task_data (task);
+
+      l = l->next;
+      if (dd->gave_up == GAVE_UP_CANCELLABLE)
+        drain_settle (self, task,
+                      g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                   "The wait for running jobs was cut short: %u job functions "
+                                   "are still running; they have been cancelled", still));
+      else if (dd->gave_up == GAVE_UP_TIMER)
+        drain_settle (self, task,
+                      g_error_new (JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_TIMED_OUT,
+                                   "%u job functions were still running after the grace period; "
+                                   "they have been cancelled", still));
+    }
 }
 
 /* The grace period is over, or the caller gave up waiting: cancel what
- * still runs and report it. */
+ * still runs, deliver what happened, and report. */
 static void
 drain_give_up (GTask   *task,
                gboolean by_cancellable)
@@ -3287,15 +3329,14 @@ drain_give_up (GTask   *task,
   JupiterJobManager *self = g_task_get_source_object (task);
   DrainData *dd = g_task_get_task_data (task);
   g_autoptr(GTask) hold = NULL;
-  guint still = 0;
 
-  /* Settled already (from a handler that iterated the context during an
-   * earlier delivery, say). */
-  if (g_list_find (self->drain_tasks, task) == NULL)
+  /* Settled already, or given up already. */
+  if (g_list_find (self->drain_tasks, task) == NULL || dd->gave_up != 0)
     return;
   /* Neither of the task's sources may fire again while the handlers run
    * below; the list's reference could go meanwhile. */
   hold = g_object_ref (task);
+  dd->gave_up = by_cancellable ? GAVE_UP_CANCELLABLE : GAVE_UP_TIMER;
   if (dd->timer)
     g_source_destroy (dd->timer);
   if (dd->cancelled)
@@ -3303,27 +3344,7 @@ drain_give_up (GTask   *task,
 
   begin_shutdown (self, TRUE);
   deliver_all (self);
-  if (g_list_find (self->drain_tasks, task) == NULL)
-    return;
-  if (drained (self, &still))
-    {
-      drain_settle (self, task, NULL);
-      return;
-    }
-  /* The last function returned meanwhile, but its signals are still
-   * queued: drain_check() settles the task once they went out. */
-  if (still == 0)
-    return;
-  if (by_cancellable)
-    drain_settle (self, task,
-                  g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                               "The wait for running jobs was cut short: %u job functions "
-                               "are still running; they have been cancelled", still));
-  else
-    drain_settle (self, task,
-                  g_error_new (JUPITER_JOB_ERROR, JUPITER_JOB_ERROR_TIMED_OUT,
-                               "%u job functions were still running after the grace period; "
-                               "they have been cancelled", still));
+  drain_check (self);
 }
 
 static gboolean
@@ -3381,6 +3402,9 @@ jupiter_job_manager_shutdown_async (JupiterJobManager  *self,
     {
       g_critical ("JupiterJobManager %p: shutdown_async() needs the manager's main context, "
                   "which another thread owns", (void *) self);
+      g_task_report_new_error (self, callback, user_data, jupiter_job_manager_shutdown_async,
+                               G_IO_ERROR, G_IO_ERROR_FAILED,
+                               "The job manager's main context is owned by another thread");
       return;
     }
   g_main_context_release (self->core->context);

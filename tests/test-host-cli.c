@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <gio/gunixinputstream.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -104,6 +105,14 @@ reap (GPid pid)
   return WEXITSTATUS (status);
 }
 
+/* The child dies with the test: a failed assertion aborts the test before
+ * it could reap a host that waits for an hour-long grace period. */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
 static GPid
 spawn (const char * const *args,
        int                 stdout_fd,
@@ -121,7 +130,7 @@ spawn (const char * const *args,
   g_spawn_async_with_pipes_and_fds (NULL, (const char * const *) argv->pdata, NULL,
                                     G_SPAWN_DO_NOT_REAP_CHILD |
                                     (stdout_fd < 0 ? G_SPAWN_STDOUT_TO_DEV_NULL : 0),
-                                    NULL, NULL, -1, stdout_fd, stderr_fd, NULL, NULL, 0,
+                                    die_with_parent, NULL, -1, stdout_fd, stderr_fd, NULL, NULL, 0,
                                     &pid, NULL, NULL, stderr_pipe, &error);
   g_assert_no_error (error);
   return pid;

@@ -1619,6 +1619,67 @@ test_shutdown_async_drains (Fixture       *f,
   gate_clear (&gate);
 }
 
+typedef struct {
+  GMainContext *context;
+  GAsyncResult *result;
+  guint         terminal;
+  guint         after_shutdown;
+} NestedShutdown;
+
+static void
+nested_completed (JupiterJobManager *manager,
+                  JupiterJob        *job,
+                  gpointer           data)
+{
+  NestedShutdown *ns = data;
+
+  ns->terminal++;
+  if (ns->result)
+    ns->after_shutdown++;
+  /* A handler that waits on the loop (a nested synchronous call, say):
+   * the grace timer can fire inside this delivery. */
+  if (ns->terminal == 1)
+    for (guint i = 0; i < 10; i++)
+      g_main_context_iteration (ns->context, FALSE);
+}
+
+static void
+nested_done (GObject      *source,
+             GAsyncResult *result,
+             gpointer      data)
+{
+  ((NestedShutdown *) data)->result = g_object_ref (result);
+}
+
+/* Regression: the shutdown finished inside a delivery a handler had
+ * interrupted by iterating the context, before that delivery's remaining
+ * terminal signals went out. */
+static void
+test_shutdown_async_nested_delivery (Fixture       *f,
+                                     gconstpointer  data)
+{
+  NestedShutdown ns = { f->context, NULL, 0, 0 };
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("shutdown_async() finishes only after every terminal signal, even when a "
+                  "handler iterates the context during the delivery");
+  g_signal_connect (f->manager, "job-completed", G_CALLBACK (nested_completed), &ns);
+  g_free (submit (f, "A", NULL, job_echo, NULL));
+  g_free (submit (f, "B", NULL, job_echo, NULL));
+  /* Both records are final before the loop runs: both signals are queued. */
+  while (jupiter_job_manager_count (f->manager, JUPITER_JOB_STATUS_COMPLETED, NULL) < 2)
+    g_thread_yield ();
+  jupiter_job_manager_shutdown_async (f->manager, 0, NULL, nested_done, &ns);
+  while (ns.result == NULL)
+    g_main_context_iteration (f->context, TRUE);
+  g_assert_true (jupiter_job_manager_shutdown_finish (f->manager, ns.result, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (ns.terminal, ==, 2);
+  g_assert_cmpuint (ns.after_shutdown, ==, 0);
+  g_signal_handlers_disconnect_by_data (f->manager, &ns);
+  g_object_unref (ns.result);
+}
+
 static void
 test_shutdown_grace (Fixture       *f,
                      gconstpointer  data)
@@ -2231,6 +2292,7 @@ main (int   argc,
   g_test_add ("/job-manager/shutdown/async-cut-short", Fixture, GINT_TO_POINTER (TRUE),
               fixture_setup, test_shutdown_async, fixture_teardown);
   ADD ("shutdown/async-drains", test_shutdown_async_drains);
+  ADD ("shutdown/async-nested-delivery", test_shutdown_async_nested_delivery);
   ADD ("stress", test_stress);
   ADD ("regression/wait-in-handler", test_wait_in_handler);
   ADD ("regression/wait-cancellable-cancels-job", test_wait_cancellable_cancels_job);
