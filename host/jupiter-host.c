@@ -86,6 +86,8 @@ struct _JupiterHost
   JupiterPluginLoader *loader;
   JupiterConfig       *config;          /* NULL until loaded */
   GPtrArray           *plugin_dirs;     /* of char*: add_plugin_dir(), first */
+  GStrv                default_search_path; /* the loader's own, at construction */
+  gboolean             search_path_applied;
   GPtrArray           *plugins;         /* of HostPlugin*, in load order */
   GPtrArray           *intervals;       /* of IntervalJob* */
   GPtrArray           *startup_job_ids; /* of char* */
@@ -412,21 +414,26 @@ plugin_loaded (JupiterHost   *self,
   g_signal_emit (self, signals[SIGNAL_PLUGIN_LOADED], g_quark_from_string (hp->id), plugin);
 }
 
+/* --plugin-dir directories, the configuration's, then the loader's own
+ * defaults (JUPITER_PLUGIN_PATH, the installed directory), as taken when
+ * the host was made. Done again only after a change. */
 static void
 apply_search_path (JupiterHost *self)
 {
-  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
-  g_autoptr(JupiterPluginLoader) fresh = jupiter_plugin_loader_new ();
-  g_auto(GStrv) defaults = jupiter_plugin_loader_get_search_path (fresh);
+  g_autoptr(GStrvBuilder) builder = NULL;
   g_auto(GStrv) path = NULL;
 
+  if (self->search_path_applied)
+    return;
+  builder = g_strv_builder_new ();
   for (guint i = 0; i < self->plugin_dirs->len; i++)
     g_strv_builder_add (builder, g_ptr_array_index (self->plugin_dirs, i));
   if (self->config)
     g_strv_builder_addv (builder, (const char **) self->config->plugin_paths);
-  g_strv_builder_addv (builder, (const char **) defaults);
+  g_strv_builder_addv (builder, (const char **) self->default_search_path);
   path = g_strv_builder_end (builder);
   jupiter_plugin_loader_set_search_path (self->loader, (const char * const *) path);
+  self->search_path_applied = TRUE;
 }
 
 static void
@@ -615,6 +622,7 @@ jupiter_host_constructed (GObject *object)
     self->clock = g_object_ref (jupiter_clock_get_system ());
   self->manager = g_object_new (JUPITER_TYPE_JOB_MANAGER, "clock", self->clock, NULL);
   self->loader = jupiter_plugin_loader_new ();
+  self->default_search_path = jupiter_plugin_loader_get_search_path (self->loader);
 
   self->manager_handlers[0] = g_signal_connect (self->manager, "job-started", G_CALLBACK (on_job_started), self);
   self->manager_handlers[1] = g_signal_connect (self->manager, "job-progress", G_CALLBACK (on_job_progress), self);
@@ -661,6 +669,7 @@ jupiter_host_finalize (GObject *object)
   g_clear_pointer (&self->plugins, g_ptr_array_unref);
   g_clear_pointer (&self->startup_job_ids, g_ptr_array_unref);
   g_clear_pointer (&self->plugin_dirs, g_ptr_array_unref);
+  g_clear_pointer (&self->default_search_path, g_strfreev);
   g_clear_pointer (&self->config, jupiter_config_free);
   g_clear_pointer (&self->export_path, g_free);
   g_clear_error (&self->shutdown_error);
@@ -904,6 +913,7 @@ jupiter_host_load_config (JupiterHost *self,
   if (config == NULL)
     return FALSE;
   self->config = c = g_steal_pointer (&config);
+  self->search_path_applied = FALSE;
 
   if (c->max_concurrent > 0)
     jupiter_job_manager_set_max_concurrent (self->manager, c->max_concurrent);
@@ -974,6 +984,7 @@ jupiter_host_add_plugin_dir (JupiterHost *self,
   g_return_if_fail (dir != NULL);
 
   g_ptr_array_add (self->plugin_dirs, g_canonicalize_filename (dir, NULL));
+  self->search_path_applied = FALSE;
 }
 
 /**

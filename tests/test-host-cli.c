@@ -6,6 +6,8 @@
 #include "config.h"
 
 #include <jupiter/jupiter.h>
+
+#include "host-test-util.h"
 #include <glib/gstdio.h>
 
 #include <errno.h>
@@ -30,24 +32,6 @@ host_exe (void)
   return exe;
 }
 
-static char *
-copy_plugin (const char *dir,
-             const char *subdir,
-             const char *file)
-{
-  g_autofree char *src = g_test_build_filename (G_TEST_BUILT, subdir, file, NULL);
-  g_autofree char *dst = g_build_filename (dir, file, NULL);
-  g_autofree char *contents = NULL;
-  g_autoptr(GError) error = NULL;
-  gsize length;
-
-  g_file_get_contents (src, &contents, &length, &error);
-  g_assert_no_error (error);
-  g_file_set_contents_full (dst, contents, length, G_FILE_SET_CONTENTS_NONE, 0755, &error);
-  g_assert_no_error (error);
-  return g_steal_pointer (&dst);
-}
-
 static void
 fixture_setup (Fixture       *f,
                gconstpointer  data)
@@ -56,39 +40,18 @@ fixture_setup (Fixture       *f,
 
   f->dir = g_dir_make_tmp ("jupiter-host-cli-XXXXXX", &error);
   g_assert_no_error (error);
-  f->slow = copy_plugin (f->dir, "plugins-host", "slow.so");
-  f->good = copy_plugin (f->dir, "plugins-zoo", "zoo-good.so");
+  f->slow = host_test_copy_built (f->dir, "plugins-host", "slow.so", "slow.so");
+  f->good = host_test_copy_built (f->dir, "plugins-zoo", "zoo-good.so", "zoo-good.so");
 }
 
 static void
 fixture_teardown (Fixture       *f,
                   gconstpointer  data)
 {
-  g_autoptr(GDir) dir = g_dir_open (f->dir, 0, NULL);
-  const char *name;
-
-  while (dir && (name = g_dir_read_name (dir)))
-    {
-      g_autofree char *child = g_build_filename (f->dir, name, NULL);
-      g_unlink (child);
-    }
-  g_rmdir (f->dir);
+  host_test_remove_tree (f->dir);
   g_free (f->dir);
   g_free (f->slow);
   g_free (f->good);
-}
-
-static char *
-write_config (Fixture    *f,
-              const char *name,
-              const char *text)
-{
-  g_autofree char *path = g_build_filename (f->dir, name, NULL);
-  g_autoptr(GError) error = NULL;
-
-  g_file_set_contents (path, text, -1, &error);
-  g_assert_no_error (error);
-  return g_steal_pointer (&path);
 }
 
 /* The child's exit status, reaped with waitpid(): GSubprocess would watch
@@ -174,17 +137,6 @@ run_host (const char * const *args,
   return status;
 }
 
-static char *
-read_file (const char *path)
-{
-  g_autoptr(GError) error = NULL;
-  char *contents = NULL;
-
-  g_file_get_contents (path, &contents, NULL, &error);
-  g_assert_no_error (error);
-  return contents;
-}
-
 /* ------------------------------------------------------------------------ */
 
 static void
@@ -197,7 +149,7 @@ test_check_good (Fixture       *f,
     "  - {id: good, path: '%s'}\n"
     "jobs:\n"
     "  - {plugin: slow, entry: work}\n", f->slow, f->good);
-  g_autofree char *config = write_config (f, "good.yaml", text);
+  g_autofree char *config = host_test_write_file (f->dir, "good.yaml", text);
   g_autofree char *out = NULL, *err = NULL;
   const char *args[] = { "--check", "--config", config, NULL };
 
@@ -211,7 +163,7 @@ static void
 test_check_bad_config (Fixture       *f,
                        gconstpointer  data)
 {
-  g_autofree char *config = write_config (f, "bad.json",
+  g_autofree char *config = host_test_write_file (f->dir, "bad.json",
                                           "{\n  \"host\": {\n    \"max_concurrent\": \"four\"\n  }\n}\n");
   g_autofree char *expected = g_strdup_printf ("jupiter-host: %s:3:23: host.max_concurrent: ", config);
   g_autofree char *out = NULL, *err = NULL;
@@ -226,12 +178,12 @@ static void
 test_check_bad_plugin (Fixture       *f,
                        gconstpointer  data)
 {
-  g_autofree char *broken = copy_plugin (f->dir, "plugins-zoo", "zoo-no-version.so");
+  g_autofree char *broken = host_test_copy_built (f->dir, "plugins-zoo", "zoo-no-version.so", "zoo-no-version.so");
   g_autofree char *text = g_strdup_printf (
     "plugins:\n"
     "  - {id: slow, path: '%s'}\n"
     "  - {id: good, path: '%s'}\n", f->slow, broken);
-  g_autofree char *config = write_config (f, "c.yaml", text);
+  g_autofree char *config = host_test_write_file (f->dir, "c.yaml", text);
   g_autofree char *out = NULL, *err = NULL;
   const char *args[] = { "--check", "--config", config, NULL };
 
@@ -257,7 +209,7 @@ test_check_jobs_no_export (Fixture       *f,
     "  - {plugin: slow, entry: work}\n"
     "  - {plugin: slow, entry: wrok}\n"
     "  - {plugin: good, entry: hello}\n", f->slow, f->good);
-  g_autofree char *config = write_config (f, "jobs.yaml", text);
+  g_autofree char *config = host_test_write_file (f->dir, "jobs.yaml", text);
   g_autofree char *expected = g_strdup_printf ("JOB     %s:7:5: jobs[1]: plugin “slow” has no entry “wrok”", config);
   g_autofree char *out = NULL, *err = NULL;
   g_autofree char *out2 = NULL, *err2 = NULL;
@@ -279,7 +231,7 @@ test_run_outcomes (Fixture       *f,
                    gconstpointer  data)
 {
   g_autofree char *text = g_strdup_printf ("plugins: [{id: slow, path: '%s'}]\n", f->slow);
-  g_autofree char *config = write_config (f, "run.yaml", text);
+  g_autofree char *config = host_test_write_file (f->dir, "run.yaml", text);
   g_autoptr(JsonNode) job = NULL;
   g_autoptr(GError) error = NULL;
 
@@ -354,6 +306,16 @@ test_usage_and_version (Fixture       *f,
   g_assert_cmpint (run_host (none, &out2, &err2), ==, 2);
   g_assert_nonnull (strstr (err2, "--config"));
   g_assert_cmpint (run_host (both, &out3, &err3), ==, 2);
+  {
+    g_autofree char *out4 = NULL, *err4 = NULL;
+    const char *help[] = { "--help", NULL };
+
+    /* The exit codes and the signals are documented in --help too. */
+    g_assert_cmpint (run_host (help, &out4, &err4), ==, 0);
+    g_assert_nonnull (strstr (out4, "--plugin-dir"));
+    g_assert_nonnull (strstr (out4, "4 a job function was still running"));
+    g_assert_nonnull (strstr (out4, "a second one ends the grace period"));
+  }
 }
 
 static void
@@ -368,7 +330,7 @@ test_once_exports (Fixture       *f,
     "  - {plugin: slow, entry: work, args: {steps: 2}}\n"
     "  - {plugin: good, entry: hello, args: {name: once}}\n"
     "  - {plugin: slow, entry: block, every: 1h}\n", f->slow, f->good);
-  g_autofree char *config = write_config (f, "once.yaml", text);
+  g_autofree char *config = host_test_write_file (f->dir, "once.yaml", text);
   g_autofree char *out = NULL, *err = NULL;
   g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(GError) error = NULL;
@@ -408,7 +370,7 @@ test_once_failure (Fixture       *f,
   g_autofree char *text = g_strdup_printf (
     "plugins: [{id: slow, path: '%s'}]\n"
     "jobs: [{plugin: slow, entry: fail}, {plugin: slow, entry: work}]\n", f->slow);
-  g_autofree char *config = write_config (f, "fail.yaml", text);
+  g_autofree char *config = host_test_write_file (f->dir, "fail.yaml", text);
   g_autofree char *out = NULL, *err = NULL;
   const char *args[] = { "--once", "--config", config, NULL };
 
@@ -472,6 +434,38 @@ drain_and_wait (GPid              pid,
   return reap (pid);
 }
 
+/* Runs the service on @config until it has started a job, then sends
+ * SIGTERM, and with @twice a second one once the shutdown has begun (the
+ * grace period running); returns the exit status. */
+static int
+signal_host (const char *config,
+             gboolean    twice)
+{
+  g_autoptr(GDataInputStream) err = NULL;
+  GPid process = spawn_host (config, &err);
+
+  read_until (err, "job-started");
+  g_assert_cmpint (kill (process, SIGTERM), ==, 0);
+  if (twice)
+    {
+      read_until (err, "shutdown pending=");
+      g_assert_cmpint (kill (process, SIGTERM), ==, 0);
+    }
+  return drain_and_wait (process, err);
+}
+
+/* The `jobs` of an export file; owned by @parser. */
+static JsonArray *
+export_jobs (JsonParser *parser,
+             const char *path)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (json_parser_load_from_file (parser, path, &error));
+  g_assert_no_error (error);
+  return json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)), "jobs");
+}
+
 static void
 test_sigterm_clean_shutdown (Fixture       *f,
                              gconstpointer  data)
@@ -488,29 +482,22 @@ test_sigterm_clean_shutdown (Fixture       *f,
     "  - {name: first, plugin: slow, entry: block}\n"
     "  - {name: second, plugin: slow, entry: block}\n",
     f->slow, marker_slow, f->good, marker_good);
-  g_autofree char *config = write_config (f, "svc.yaml", text);
-  g_autoptr(GDataInputStream) err = NULL;
-  GPid process = spawn_host (config, &err);
+  g_autofree char *config = host_test_write_file (f->dir, "svc.yaml", text);
   g_autofree char *slow_mark = NULL, *good_mark = NULL;
   g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GError) error = NULL;
   JsonArray *jobs;
 
-  read_until (err, "job-started");
-  g_assert_cmpint (kill (process, SIGTERM), ==, 0);
-  g_assert_cmpint (drain_and_wait (process, err), ==, 0);
+  g_assert_cmpint (signal_host (config, FALSE), ==, 0);
 
   /* Every plugin's shutdown ran. */
-  slow_mark = read_file (marker_slow);
+  slow_mark = host_test_read_file (marker_slow);
   g_assert_cmpstr (slow_mark, ==, "slow\n");
-  good_mark = read_file (marker_good);
+  good_mark = host_test_read_file (marker_good);
   g_assert_cmpstr (good_mark, ==, "good");
 
   /* The export holds both jobs, cancelled: the running one after the
    * grace period, the pending one at once. */
-  g_assert_true (json_parser_load_from_file (parser, export, &error));
-  g_assert_no_error (error);
-  jobs = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)), "jobs");
+  jobs = export_jobs (parser, export);
   g_assert_cmpuint (json_array_get_length (jobs), ==, 2);
   for (guint i = 0; i < 2; i++)
     {
@@ -535,26 +522,17 @@ test_second_sigterm (Fixture       *f,
     "  - {plugin: slow, entry: stubborn}\n"
     "  - {plugin: slow, entry: work}\n",
     f->slow, marker);
-  g_autofree char *config = write_config (f, "svc.yaml", text);
-  g_autoptr(GDataInputStream) err = NULL;
-  GPid process = spawn_host (config, &err);
+  g_autofree char *config = host_test_write_file (f->dir, "svc.yaml", text);
   g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GError) error = NULL;
   JsonArray *jobs;
   guint running = 0, cancelled = 0;
 
-  read_until (err, "job-started");
-  g_assert_cmpint (kill (process, SIGTERM), ==, 0);
-  read_until (err, "shutdown pending=");
   /* The grace period is an hour and the job ignores cancellation: only
    * the second signal can end this test before its timeout. */
-  g_assert_cmpint (kill (process, SIGTERM), ==, 0);
-  g_assert_cmpint (drain_and_wait (process, err), ==, 4);
+  g_assert_cmpint (signal_host (config, TRUE), ==, 4);
   g_assert_false (g_file_test (marker, G_FILE_TEST_EXISTS));
 
-  g_assert_true (json_parser_load_from_file (parser, export, &error));
-  g_assert_no_error (error);
-  jobs = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)), "jobs");
+  jobs = export_jobs (parser, export);
   g_assert_cmpuint (json_array_get_length (jobs), ==, 2);
   for (guint i = 0; i < 2; i++)
     {
@@ -585,25 +563,16 @@ test_second_sigterm_cooperative (Fixture       *f,
     "jobs:\n"
     "  - {plugin: slow, entry: block}\n",
     f->slow, marker);
-  g_autofree char *config = write_config (f, "svc.yaml", text);
-  g_autoptr(GDataInputStream) err = NULL;
-  GPid process = spawn_host (config, &err);
+  g_autofree char *config = host_test_write_file (f->dir, "svc.yaml", text);
   g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GError) error = NULL;
   g_autofree char *mark = NULL;
   JsonArray *jobs;
 
-  read_until (err, "job-started");
-  g_assert_cmpint (kill (process, SIGTERM), ==, 0);
-  read_until (err, "shutdown pending=");
-  g_assert_cmpint (kill (process, SIGTERM), ==, 0);
-  g_assert_cmpint (drain_and_wait (process, err), ==, 0);
-  mark = read_file (marker);
+  g_assert_cmpint (signal_host (config, TRUE), ==, 0);
+  mark = host_test_read_file (marker);
   g_assert_cmpstr (mark, ==, "slow\n");
 
-  g_assert_true (json_parser_load_from_file (parser, export, &error));
-  g_assert_no_error (error);
-  jobs = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)), "jobs");
+  jobs = export_jobs (parser, export);
   g_assert_cmpuint (json_array_get_length (jobs), ==, 1);
   g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (jobs, 0), "status"),
                    ==, "cancelled");

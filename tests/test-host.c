@@ -5,6 +5,8 @@
 #include "config.h"
 
 #include <jupiter/jupiter.h>
+
+#include "host-test-util.h"
 #include <glib/gstdio.h>
 
 #include <sys/stat.h>
@@ -47,39 +49,6 @@ capture_writer (GLogLevelFlags   level,
   return G_LOG_WRITER_HANDLED;
 }
 
-/* A private copy of a built plugin: a library loads once per process. */
-static char *
-plugin_copy (Fixture    *f,
-             const char *subdir,
-             const char *file,
-             const char *as)
-{
-  g_autofree char *src = g_test_build_filename (G_TEST_BUILT, subdir, file, NULL);
-  g_autofree char *dst = g_build_filename (f->dir, as, NULL);
-  g_autofree char *contents = NULL;
-  g_autoptr(GError) error = NULL;
-  gsize length;
-
-  g_file_get_contents (src, &contents, &length, &error);
-  g_assert_no_error (error);
-  g_file_set_contents_full (dst, contents, length, G_FILE_SET_CONTENTS_NONE, 0755, &error);
-  g_assert_no_error (error);
-  return g_steal_pointer (&dst);
-}
-
-static char *
-write_config (Fixture    *f,
-              const char *name,
-              const char *text)
-{
-  g_autofree char *path = g_build_filename (f->dir, name, NULL);
-  g_autoptr(GError) error = NULL;
-
-  g_file_set_contents (path, text, -1, &error);
-  g_assert_no_error (error);
-  return g_steal_pointer (&path);
-}
-
 static void
 fixture_setup (Fixture       *f,
                gconstpointer  data)
@@ -92,24 +61,6 @@ fixture_setup (Fixture       *f,
   g_assert_no_error (error);
   f->clock = jupiter_clock_new_manual (0);
   f->host = g_object_new (JUPITER_TYPE_HOST, "clock", f->clock, NULL);
-}
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir && (name = g_dir_read_name (dir)))
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
 }
 
 static void
@@ -136,7 +87,7 @@ fixture_teardown (Fixture       *f,
     ;
   g_main_context_pop_thread_default (f->context);
   g_main_context_unref (f->context);
-  remove_tree (f->dir);
+  host_test_remove_tree (f->dir);
   g_free (f->dir);
   if (captured)
     g_clear_pointer (&captured, g_ptr_array_unref);
@@ -175,7 +126,7 @@ static void
 test_config_applied (Fixture       *f,
                      gconstpointer  data)
 {
-  g_autofree char *config = write_config (f, "host.yaml",
+  g_autofree char *config = host_test_write_file (f->dir, "host.yaml",
     "host:\n"
     "  max_concurrent: 3\n"
     "  max_pending: 17\n"
@@ -210,7 +161,7 @@ static void
 test_config_error_applies_nothing (Fixture       *f,
                                    gconstpointer  data)
 {
-  g_autofree char *config = write_config (f, "bad.yaml",
+  g_autofree char *config = host_test_write_file (f->dir, "bad.yaml",
     "host:\n"
     "  max_concurrent: 3\n"
     "  history_limit: -1\n");
@@ -245,8 +196,8 @@ static void
 test_plugins_loaded_and_failed (Fixture       *f,
                                 gconstpointer  data)
 {
-  g_autofree char *slow = plugin_copy (f, "plugins-host", "slow.so", "slow.so");
-  g_autofree char *broken = plugin_copy (f, "plugins-zoo", "zoo-abi-major-new.so", "broken.so");
+  g_autofree char *slow = host_test_copy_built (f->dir, "plugins-host", "slow.so", "slow.so");
+  g_autofree char *broken = host_test_copy_built (f->dir, "plugins-zoo", "zoo-abi-major-new.so", "broken.so");
   g_autofree char *text = g_strdup_printf (
     "plugins:\n"
     "  - id: slow\n"
@@ -258,7 +209,7 @@ test_plugins_loaded_and_failed (Fixture       *f,
     "jobs:\n"
     "  - plugin: off\n"
     "    entry: anything\n", slow, broken);
-  g_autofree char *config = write_config (f, "host.yaml", text);
+  g_autofree char *config = host_test_write_file (f->dir, "host.yaml", text);
   g_autofree char *expected = g_strdup_printf ("broken|%s:4:5: plugins[1] (broken): ", config);
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) loaded = g_ptr_array_new_with_free_func (g_free);
@@ -305,8 +256,8 @@ static void
 test_startup_jobs_and_timeout (Fixture       *f,
                                gconstpointer  data)
 {
-  g_autofree char *slow = plugin_copy (f, "plugins-host", "slow.so", "slow.so");
-  g_autofree char *good = plugin_copy (f, "plugins-zoo", "zoo-good.so", "good.so");
+  g_autofree char *slow = host_test_copy_built (f->dir, "plugins-host", "slow.so", "slow.so");
+  g_autofree char *good = host_test_copy_built (f->dir, "plugins-zoo", "zoo-good.so", "good.so");
   /* The timeout is slow's alone: the job that must complete is good's, so
    * that no machine is too slow for it. */
   g_autofree char *text = g_strdup_printf (
@@ -325,7 +276,7 @@ test_startup_jobs_and_timeout (Fixture       *f,
     "  - plugin: slow\n"
     "    entry: work\n"
     "    every: 1h\n", slow, good);
-  g_autofree char *config = write_config (f, "host.yaml", text);
+  g_autofree char *config = host_test_write_file (f->dir, "host.yaml", text);
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) ids = NULL;
   g_autoptr(JupiterJob) work = NULL;
@@ -354,11 +305,11 @@ static void
 test_plugin_cap_from_config (Fixture       *f,
                              gconstpointer  data)
 {
-  g_autofree char *slow = plugin_copy (f, "plugins-host", "slow.so", "slow.so");
+  g_autofree char *slow = host_test_copy_built (f->dir, "plugins-host", "slow.so", "slow.so");
   g_autofree char *text = g_strdup_printf (
     "host: {max_concurrent: 4}\n"
     "plugins: [{id: slow, path: '%s', max_concurrent: 1}]\n", slow);
-  g_autofree char *config = write_config (f, "host.yaml", text);
+  g_autofree char *config = host_test_write_file (f->dir, "host.yaml", text);
   JupiterJobManager *manager = jupiter_host_get_job_manager (f->host);
   g_autoptr(GError) error = NULL;
   g_autofree char *first = NULL, *second = NULL;
@@ -384,14 +335,14 @@ static void
 test_breaker_from_config (Fixture       *f,
                           gconstpointer  data)
 {
-  g_autofree char *slow = plugin_copy (f, "plugins-host", "slow.so", "slow.so");
+  g_autofree char *slow = host_test_copy_built (f->dir, "plugins-host", "slow.so", "slow.so");
   g_autofree char *text = g_strdup_printf (
     "circuit_breaker: {failure_threshold: 10, cooldown: 1h}\n"
     "plugins:\n"
     "  - id: slow\n"
     "    path: %s\n"
     "    circuit_breaker: {failure_threshold: 2}\n", slow);
-  g_autofree char *config = write_config (f, "host.yaml", text);
+  g_autofree char *config = host_test_write_file (f->dir, "host.yaml", text);
   g_autoptr(GError) error = NULL;
   JupiterCircuitBreaker *breaker;
 
@@ -435,12 +386,12 @@ static void
 test_interval_skips_while_running (Fixture       *f,
                                    gconstpointer  data)
 {
-  g_autofree char *slow = plugin_copy (f, "plugins-host", "slow.so", "slow.so");
+  g_autofree char *slow = host_test_copy_built (f->dir, "plugins-host", "slow.so", "slow.so");
   g_autofree char *text = g_strdup_printf (
     "plugins: [{id: slow, path: '%s'}]\n"
     "jobs:\n"
     "  - {plugin: slow, entry: block, every: 10s}\n", slow);
-  g_autofree char *config = write_config (f, "host.yaml", text);
+  g_autofree char *config = host_test_write_file (f->dir, "host.yaml", text);
   JupiterJobManager *manager = jupiter_host_get_job_manager (f->host);
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) jobs = NULL;
@@ -484,22 +435,11 @@ test_interval_skips_while_running (Fixture       *f,
   g_assert_cmpuint (skipped, ==, 2);
 }
 
-static char *
-read_file (const char *path)
-{
-  g_autoptr(GError) error = NULL;
-  char *contents = NULL;
-
-  g_file_get_contents (path, &contents, NULL, &error);
-  g_assert_no_error (error);
-  return contents;
-}
-
 static void
 test_shutdown_cancels_and_exports (Fixture       *f,
                                    gconstpointer  data)
 {
-  g_autofree char *slow = plugin_copy (f, "plugins-host", "slow.so", "slow.so");
+  g_autofree char *slow = host_test_copy_built (f->dir, "plugins-host", "slow.so", "slow.so");
   g_autofree char *marker = g_build_filename (f->dir, "marker", NULL);
   g_autofree char *export = g_build_filename (f->dir, "jobs.json", NULL);
   g_autofree char *text = g_strdup_printf (
@@ -512,7 +452,7 @@ test_shutdown_cancels_and_exports (Fixture       *f,
     "jobs:\n"
     "  - {plugin: slow, entry: block}\n"
     "  - {plugin: slow, entry: block}\n", slow, marker);
-  g_autofree char *config = write_config (f, "host.yaml", text);
+  g_autofree char *config = host_test_write_file (f->dir, "host.yaml", text);
   JupiterJobManager *manager = jupiter_host_get_job_manager (f->host);
   g_autoptr(GError) error = NULL;
   g_autoptr(GAsyncResult) result = NULL;
@@ -534,7 +474,7 @@ test_shutdown_cancels_and_exports (Fixture       *f,
 
   g_assert_cmpuint (jupiter_job_manager_count (manager, JUPITER_JOB_STATUS_CANCELLED, NULL), ==, 2);
   g_assert_cmpuint (jupiter_job_manager_get_n_running_functions (manager), ==, 0);
-  contents = read_file (marker);
+  contents = host_test_read_file (marker);
   g_assert_cmpstr (contents, ==, "slow\n");
 
   g_assert_true (json_parser_load_from_file (parser, export, &error));
@@ -549,7 +489,7 @@ static void
 test_shutdown_now (Fixture       *f,
                    gconstpointer  data)
 {
-  g_autofree char *slow = plugin_copy (f, "plugins-host", "slow.so", "slow.so");
+  g_autofree char *slow = host_test_copy_built (f->dir, "plugins-host", "slow.so", "slow.so");
   g_autofree char *marker = g_build_filename (f->dir, "marker", NULL);
   g_autofree char *release = g_build_filename (f->dir, "release", NULL);
   g_autofree char *export = g_build_filename (f->dir, "jobs.yaml", NULL);
@@ -557,7 +497,7 @@ test_shutdown_now (Fixture       *f,
     "host: {shutdown_grace: 1h, export_on_exit: {path: '%s'}}\n"
     "plugins: [{id: slow, path: '%s', config: {shutdown_marker: '%s'}}]\n",
     export, slow, marker);
-  g_autofree char *config = write_config (f, "host.yaml", text);
+  g_autofree char *config = host_test_write_file (f->dir, "host.yaml", text);
   JupiterJobManager *manager = jupiter_host_get_job_manager (f->host);
   g_autoptr(GError) error = NULL;
   g_autoptr(GAsyncResult) result = NULL;
@@ -585,7 +525,7 @@ test_shutdown_now (Fixture       *f,
   g_clear_error (&error);
 
   /* Exported regardless; the plugin was not shut down under its thread. */
-  contents = read_file (export);
+  contents = host_test_read_file (export);
   g_assert_nonnull (strstr (contents, id));
   g_assert_false (g_file_test (marker, G_FILE_TEST_EXISTS));
 
@@ -607,11 +547,11 @@ static void
 test_log_records (Fixture       *f,
                   gconstpointer  data)
 {
-  g_autofree char *slow = plugin_copy (f, "plugins-host", "slow.so", "slow.so");
+  g_autofree char *slow = host_test_copy_built (f->dir, "plugins-host", "slow.so", "slow.so");
   g_autofree char *text = g_strdup_printf (
     "plugins: [{id: slow, path: '%s', circuit_breaker: {failure_threshold: 1}}]\n"
     "jobs: [{plugin: slow, entry: fail}]\n", slow);
-  g_autofree char *config = write_config (f, "host.yaml", text);
+  g_autofree char *config = host_test_write_file (f->dir, "host.yaml", text);
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) ids = NULL;
   g_autoptr(JupiterJob) job = NULL;
